@@ -68,6 +68,14 @@ class ChannelOutput:
     h_hat: torch.Tensor
     received: torch.Tensor
 
+    def effective_snr_db(self, power: float = 1.0) -> torch.Tensor:
+        """Per-sample post-equalization SNR in dB, ``(B,)``: ``10 log10(mean_k(P * gain^2 / noise_var))``.
+
+        Equals the channel SNR for AWGN and ``SNR * |h|^2`` for ZF block fading with one ``h`` per sample; the
+        JSCC decoder is conditioned on it.
+        """
+        return 10.0 * torch.log10((power * self.gain.square() / self.noise_var).mean(dim=1))
+
     def unbiased(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y / gain, noise_var / gain^2)``: the form ``x + n`` the diffusion mapping expects."""
         return self.y / self.gain.unsqueeze(-1), self.noise_var / self.gain.square()

@@ -1,0 +1,128 @@
+"""The ``jscc-rt`` command line (also ``python -m jscc_rt``). Every entry point is ``main(argv=None) -> int``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from jscc_rt._validate import JsccInputError
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="link-level simulation: uncoded BER and measured SNR vs theory, or a model's link")
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0], help="SNRs in dB")
+    p.add_argument("--symbols", type=int, default=1 << 18, help="complex symbols per SNR")
+    p.add_argument("--block-len", type=int, default=None, help="Rayleigh: symbols per fading block (1 = fast fading)")
+    p.add_argument("--csi-err-var", type=float, default=0.0, help="Rayleigh: channel-estimation error variance")
+    p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(a: argparse.Namespace) -> int:
+    from jscc_rt.sim import simulate_link
+
+    rows = simulate_link(a.channel, a.snr, a.symbols, block_len=a.block_len, csi_err_var=a.csi_err_var,
+                         equalizer=a.equalizer, seed=a.seed)
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"link simulation: {a.channel}, {a.symbols} symbols/SNR, equalizer={a.equalizer}, seed={a.seed}")
+    print(f"{'SNR dB':>7} {'meas. SNR':>10} {'post-eq SNR':>12} {'BPSK BER':>10} {'theory':>10} {'QPSK BER':>10} {'theory':>10}")
+    for r in rows:
+        print(f"{r['snr_db']:7.1f} {r['measured_snr_db']:10.3f} {r['post_eq_snr_db']:12.3f} {r['ber_bpsk']:10.3e} "
+              f"{r['ber_bpsk_theory']:10.3e} {r['ber_qpsk']:10.3e} {r['ber_qpsk_theory']:10.3e}")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from jscc_rt.train.config import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a Deep JSCC / VAE-JSCC model")
+    p.add_argument("--model", choices=("deepjscc", "vae"), default=d.model)
+    p.add_argument("--ratio", default=d.ratio, help="bandwidth ratio k/n, e.g. 1/16 or 1/6")
+    p.add_argument("--width", type=int, default=d.width)
+    p.add_argument("--downsample", type=int, default=d.downsample)
+    p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--val-data", default=None, help="Kodak folder or data root for validation")
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default=d.channel)
+    for name in ("crop", "batch_size", "steps", "warmup", "seed", "val_every", "val_images", "ckpt_every", "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("lr", "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--out", required=True, help="output folder (checkpoint, config, log)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from jscc_rt.train import TrainConfig, train
+
+    keys = TrainConfig.__dataclass_fields__
+    cfg = TrainConfig(**{k: getattr(a, k) for k in keys if hasattr(a, k)})
+    val = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress)
+    print(json.dumps({"out": a.out, "val": val}))
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="PSNR / SSIM / MS-SSIM vs SNR table and plot for trained models")
+    p.add_argument("checkpoints", nargs="+", help="model .pt files (or names of shipped weights, e.g. deepjscc-1_16)")
+    p.add_argument("--data", default=None, help="Kodak folder or data root (default: $JSCC_DATA, else embedded images)")
+    p.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0, 5.0, 10.0, 15.0, 20.0])
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), nargs="+", default=["awgn", "rayleigh"])
+    p.add_argument("--draws", type=int, default=None, help="channel draws per image (default 1 AWGN, 4 Rayleigh)")
+    p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="folder for results.json, table.md and psnr_vs_snr.png")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.report import run_eval
+
+    table = run_eval(a.checkpoints, data=a.data, snrs=a.snr, channels=a.channel, draws=a.draws,
+                     equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress)
+    print(table)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job on embedded defaults (what `make demo` runs)")
+    p.add_argument("--out", default="out/demo")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from jscc_rt.demo import run_demo
+
+    return run_demo(a.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_simulate, _add_train, _add_eval, _add_demo):
+        add(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad input / missing files)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (JsccInputError, FileNotFoundError) as e:
+        print(f"jscc-rt {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Checkpoint I/O: ``model.pt`` (weights + config + metadata) and ``model.json`` (config + metadata) side by side.
+
+Loading uses ``torch.load(weights_only=True)``; corrupt files, config/weight mismatches and unknown model names
+raise errors that say what to fix.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jscc_rt._validate import JsccInputError
+from jscc_rt.models.config import JSCCConfig
+
+FORMAT_VERSION = 1
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike, *, meta: dict[str, Any] | None = None) -> Path:
+    """Save ``model`` (which has a ``.config`` dataclass) to ``path`` (.pt) and its config to ``path.with_suffix('.json')``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    cfg = model.config.to_dict()
+    payload = {"format": FORMAT_VERSION, "kind": type(model.config).__name__, "config": cfg,
+               "state_dict": model.state_dict(), "meta": meta or {}}
+    tmp = p.with_suffix(".pt.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, p)
+    side = {"format": FORMAT_VERSION, "kind": payload["kind"], "config": cfg, "meta": meta or {},
+            "sha256": file_sha256(p)}
+    p.with_suffix(".json").write_text(json.dumps(side, indent=2, default=str) + "\n")
+    return p
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and sanity-check a checkpoint payload (no model construction)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {str(p)!r} not found; pass an existing .pt file (see jscc_rt/weights/)")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated / non-zip / pickled-object files
+        raise JsccInputError(f"checkpoint {str(p)!r} is corrupt or not a jscc-rt checkpoint ({type(e).__name__}: {e}); "
+                             "re-download or re-train it") from e
+    if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
+        raise JsccInputError(f"checkpoint {str(p)!r} lacks 'config'/'state_dict'; it was not written by jscc_rt.save_model")
+    if payload.get("format") != FORMAT_VERSION:
+        raise JsccInputError(f"checkpoint {str(p)!r} has format {payload.get('format')!r}, this jscc-rt reads {FORMAT_VERSION}")
+    return payload
+
+
+def load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict`` with an error that lists missing / unexpected / mis-shaped tensors."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        raise JsccInputError(
+            f"checkpoint {source} does not match its config's architecture: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, shape mismatches {shapes[:5]}; the config beside the weights was edited "
+            "or belongs to another checkpoint"
+        )
+    model.load_state_dict(state)
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Load a JSCC checkpoint written by :func:`save_model` into an eval-mode model on ``device``."""
+    from jscc_rt.models.jscc import JSCCModel
+
+    payload = read_checkpoint(path)
+    if payload.get("kind") != "JSCCConfig":
+        raise JsccInputError(f"checkpoint {str(path)!r} holds a {payload.get('kind')!r}, not a JSCC model")
+    model = JSCCModel(JSCCConfig.from_dict(payload["config"]))
+    load_state_checked(model, payload["state_dict"], repr(str(path)))
+    model.meta = payload.get("meta", {})  # type: ignore[attr-defined]
+    return model.to(device).eval()

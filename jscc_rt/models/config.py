@@ -1,0 +1,66 @@
+"""Model configuration: a frozen dataclass saved next to every checkpoint and engine."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+from typing import Literal
+
+from jscc_rt._validate import JsccInputError
+
+ModelName = Literal["deepjscc", "vae"]
+MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae")
+
+
+@dataclass(frozen=True)
+class JSCCConfig:
+    """Architecture of a JSCC encoder/decoder pair.
+
+    Attributes:
+        model: ``"deepjscc"`` (deterministic latent) or ``"vae"`` (mu / log-variance + reparameterization).
+        latent_channels: real latent channels ``c``; complex uses per image ``k = c * (H/s) * (W/s) / 2``.
+        width: feature channels ``N`` of the inner layers (the first layer uses ``N/2``).
+        downsample: spatial stride ``s`` of the encoder (power of two, 3 stages of 2 for s=8).
+    """
+
+    model: ModelName = "deepjscc"
+    latent_channels: int = 24
+    width: int = 96
+    downsample: int = 8
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise JsccInputError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")
+        if self.latent_channels < 2 or self.latent_channels % 2:
+            raise JsccInputError(f"latent_channels must be an even int >= 2, got {self.latent_channels}")
+        if self.downsample not in (4, 8, 16):
+            raise JsccInputError(f"downsample must be 4, 8 or 16, got {self.downsample}")
+        if self.width < 8:
+            raise JsccInputError(f"width must be >= 8, got {self.width}")
+
+    @property
+    def ratio(self) -> Fraction:
+        """Bandwidth ratio k/n = c / (6 s^2) (complex uses per source value)."""
+        return Fraction(self.latent_channels, 6 * self.downsample**2)
+
+    @classmethod
+    def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8) -> "JSCCConfig":
+        """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
+        r = Fraction(ratio)
+        c = r * 6 * downsample**2
+        if c.denominator != 1 or c.numerator % 2:
+            raise JsccInputError(
+                f"ratio {r} needs {c} latent channels at downsample {downsample}, not an even integer; "
+                "pick a ratio c/(6*s^2) with even c"
+            )
+        return cls(model=model, latent_channels=int(c), width=width, downsample=downsample)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "JSCCConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise JsccInputError(f"unknown JSCCConfig keys {sorted(unknown)}; the checkpoint is from another version")
+        return cls(**d)

@@ -1,0 +1,126 @@
+"""Deep JSCC (Bourtsoulatze et al. 2019, with GDN and ADJSCC SNR attention) and VAE-JSCC.
+
+The encoder maps an image ``(B, 3, H, W)`` in [0, 1] to a real latent ``(B, c, H/s, W/s)``; the transmitter packs
+it into ``k = c*H*W/(2 s^2)`` complex symbols and normalizes their power. The decoder maps the (equalized, noisy)
+latent back to an image. Both take the SNR in dB, ``(B,)``, so one model serves the whole SNR range.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from jscc_rt._validate import JsccInputError, check_tensor
+from jscc_rt.channel import from_symbols, power_normalize, to_symbols
+from jscc_rt.models.config import JSCCConfig
+from jscc_rt.models.layers import GDN, SNRAttention, conv, deconv
+
+
+def check_image_batch(x: torch.Tensor, stride: int, name: str = "images") -> None:
+    """``x`` must be ``(B, 3, H, W)`` float with H, W multiples of ``stride``."""
+    check_tensor(x, name, ndim=4)
+    if x.shape[1] != 3:
+        raise JsccInputError(f"{name} must have 3 (RGB) channels in dim 1, got shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    if h % stride or w % stride:
+        raise JsccInputError(
+            f"{name} height/width {h}x{w} must be multiples of the model stride {stride}; "
+            "pad with jscc_rt.data.pad_to_multiple (eval does this) or resize"
+        )
+
+
+class Encoder(nn.Module):
+    """Image ``(B, 3, H, W)`` + SNR ``(B,)`` dB -> latent ``(B, c_out, H/s, W/s)``."""
+
+    def __init__(self, cfg: JSCCConfig, out_channels: int) -> None:
+        super().__init__()
+        n_stages = int(math.log2(cfg.downsample))
+        widths = [3] + [cfg.width // 2] + [cfg.width] * (n_stages - 1)
+        self.convs = nn.ModuleList(conv(widths[i], widths[i + 1], 5, 2) for i in range(n_stages))
+        self.gdns = nn.ModuleList(GDN(widths[i + 1]) for i in range(n_stages))
+        self.attn = nn.ModuleList(SNRAttention(widths[i + 1]) for i in range(n_stages))
+        self.head = conv(cfg.width, out_channels, 5, 1)
+
+    def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        for c, g, a in zip(self.convs, self.gdns, self.attn):
+            x = a(g(c(x)), snr_db)
+        return self.head(x)
+
+
+class Decoder(nn.Module):
+    """Noisy latent ``(B, c, h, w)`` + SNR ``(B,)`` dB -> image ``(B, 3, h*s, w*s)`` in [0, 1]."""
+
+    def __init__(self, cfg: JSCCConfig) -> None:
+        super().__init__()
+        n_stages = int(math.log2(cfg.downsample))
+        n = cfg.width
+        self.stem = conv(cfg.latent_channels, n, 5, 1)
+        self.stem_gdn = GDN(n, inverse=True)
+        self.stem_attn = SNRAttention(n)
+        self.deconvs = nn.ModuleList(deconv(n, n if i < n_stages - 1 else n // 2) for i in range(n_stages))
+        self.gdns = nn.ModuleList(GDN(n, inverse=True) for _ in range(n_stages - 1))
+        self.attn = nn.ModuleList(SNRAttention(n) for _ in range(n_stages - 1))
+        self.out = nn.Sequential(nn.PReLU(n // 2), conv(n // 2, 3, 3, 1))
+
+    def forward(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        x = self.stem_attn(self.stem_gdn(self.stem(z)), snr_db)
+        for i, d in enumerate(self.deconvs):
+            x = d(x)
+            if i < len(self.gdns):
+                x = self.attn[i](self.gdns[i](x), snr_db)
+        return torch.sigmoid(self.out(x))
+
+
+class JSCCModel(nn.Module):
+    """Encoder + decoder pair for Deep JSCC (``cfg.model == "deepjscc"``) or VAE-JSCC (``"vae"``).
+
+    VAE-JSCC: the encoder outputs ``mu`` and ``logvar`` (``2c`` channels); training samples
+    ``z = mu + exp(logvar/2) * eps`` and adds ``KL(q(z|x) || N(0, I))``; inference transmits ``mu``
+    unless ``sample=True``.
+    """
+
+    def __init__(self, cfg: JSCCConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        c = cfg.latent_channels
+        self.encoder = Encoder(cfg, 2 * c if cfg.model == "vae" else c)
+        self.decoder = Decoder(cfg)
+
+    @property
+    def stride(self) -> int:
+        return self.config.downsample
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
+        """Latent shape ``(c, H/s, W/s)`` for an ``H x W`` image."""
+        s = self.stride
+        return (self.config.latent_channels, height // s, width // s)
+
+    def encode_latent(
+        self, x: torch.Tensor, snr_db: torch.Tensor, *, sample: bool = False, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Images ``(B, 3, H, W)`` -> ``(latent (B, c, H/s, W/s), kl (B,) or None)``. KL in nats per sample."""
+        check_image_batch(x, self.stride)
+        h = self.encoder(x, snr_db)
+        if self.config.model != "vae":
+            return h, None
+        mu, logvar = h.chunk(2, dim=1)
+        logvar = logvar.clamp(-12.0, 6.0)  # numerical guard for exp(); documented behaviour of the model
+        kl = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
+        if sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            return mu + torch.exp(0.5 * logvar) * eps, kl
+        return mu, kl
+
+    def transmit(self, x: torch.Tensor, snr_db: torch.Tensor, **kw) -> torch.Tensor:
+        """Images -> power-normalized symbols ``(B, k, 2)`` (unit average power per complex symbol)."""
+        z, _ = self.encode_latent(x, snr_db, **kw)
+        return power_normalize(to_symbols(z), validate=False)
+
+    def receive(self, y: torch.Tensor, snr_db: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
+        """Equalized symbols ``(B, k, 2)`` -> images ``(B, 3, H, W)`` in [0, 1]."""
+        return self.decoder(from_symbols(y, self.latent_shape(*image_hw)), snr_db)
+
+    def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """Noise-free autoencoding (no channel): for shape checks and export smoke tests."""
+        return self.receive(self.transmit(x, snr_db), snr_db, tuple(x.shape[-2:]))

@@ -1,0 +1,24 @@
+"""Shipped weights (``jscc_rt/weights/NAME.pt``) and checkpoint-name resolution."""
+from __future__ import annotations
+
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def shipped_weights() -> list[str]:
+    """Names of the checkpoints shipped with the package (e.g. ``deepjscc-1_16``)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def resolve_checkpoint(name_or_path: str) -> Path:
+    """A path to an existing .pt file, or the name of shipped weights; raises naming the choices otherwise."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = WEIGHTS_DIR / f"{name_or_path}.pt"
+    if shipped.is_file():
+        return shipped
+    raise FileNotFoundError(
+        f"checkpoint {name_or_path!r} is neither a file nor shipped weights; shipped: {', '.join(shipped_weights()) or 'none'}"
+    )

@@ -1,0 +1,60 @@
+"""The CLI, in-process: help for every subcommand, simulate vs theory, train/eval end to end, error exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jscc_rt.cli import build_parser, main
+
+SUBCOMMANDS = ["simulate", "train", "eval", "demo"]
+
+
+@pytest.mark.parametrize("cmd", SUBCOMMANDS)
+def test_help(cmd: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    assert cmd in capsys.readouterr().out
+
+
+def test_all_subcommands_registered() -> None:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(SUBCOMMANDS) <= set(sub.choices)
+
+
+def test_simulate_json_matches_theory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--snr", "0", "6", "--symbols", "400000", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for r in rows:
+        assert abs(r["measured_snr_db"] - r["snr_db"]) < 0.05
+        assert abs(r["ber_bpsk"] / r["ber_bpsk_theory"] - 1) < 0.1
+
+
+def test_simulate_rejects_bad_snr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--snr", "55"]) == 2
+    assert "snr_db must lie in [-20, 40]" in capsys.readouterr().err
+
+
+def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    out = tmp_path / "run"
+    assert main(["train", "--width", "16", "--crop", "32", "--batch-size", "2", "--steps", "3", "--val-every", "3",
+                 "--val-images", "1", "--threads", "1", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    ev = tmp_path / "ev"
+    assert main(["eval", str(out / "model.pt"), "--snr", "0", "10", "--channel", "awgn", "rayleigh", "--draws", "1",
+                 "--out", str(ev), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| model | channel |" in printed
+    res = json.loads((ev / "results.json").read_text())
+    assert len(res["results"]) == 4 and res["meta"]["eval_set"].startswith("embedded")
+    assert (ev / "psnr_vs_snr.png").stat().st_size > 1000
+
+
+def test_eval_missing_checkpoint_and_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path / "nope.pt")]) == 2
+    assert "neither a file nor shipped weights" in capsys.readouterr().err
+    assert main(["eval", "whatever", "--data", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
