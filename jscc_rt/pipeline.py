@@ -1,8 +1,9 @@
 """End-to-end link: transmitter (JSCC encoder + power normalization) -> channel -> receiver.
 
-``Link(model, channel)(images, snr_db)`` pads images to the model stride, transmits, passes the symbols through
-the channel, decodes (conditioned on the per-sample effective SNR) and crops back. Differentiable; training and
-evaluation use this one path.
+``Link(model, channel)(images, snr_db)`` pads images to the model stride, encodes, runs the fused
+power-normalize -> fading -> AWGN -> equalize op (:func:`jscc_rt.kernels.tx_channel_rx`: Triton on CUDA at
+inference, the differentiable PyTorch reference otherwise), decodes conditioned on the per-sample effective SNR
+and crops back. Training and evaluation use this one path.
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 import torch
 
 from jscc_rt._validate import check_snr_db
-from jscc_rt.channel import Channel, ChannelConfig, ChannelOutput, power_normalize, to_symbols
+from jscc_rt.channel import Channel, ChannelConfig
+from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
+from jscc_rt.kernels.dispatch import tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
 
 
@@ -22,23 +25,28 @@ class LinkResult:
 
     Attributes:
         images: ``(B, 3, H, W)`` reconstructions in [0, 1] (cropped to the input size).
-        symbols: ``(B, k, 2)`` transmitted, power-normalized symbols.
-        channel: the :class:`ChannelOutput` (equalized symbols, effective noise variance per symbol).
+        received: ``(B, k, 2)`` equalized symbols the decoder saw.
+        snr_eff_db: ``(B,)`` post-equalization SNR in dB (the decoder's conditioning).
+        h: ``(B, NB, 2)`` fading coefficient per block (None for AWGN).
         kl: ``(B,)`` VAE KL term in nats (None for Deep JSCC).
     """
 
     images: torch.Tensor
-    symbols: torch.Tensor
-    channel: ChannelOutput
+    received: torch.Tensor
+    snr_eff_db: torch.Tensor
+    h: torch.Tensor | None
     kl: torch.Tensor | None
 
 
 class Link:
     """Transmitter -> channel -> JSCC decoder. Use under ``torch.no_grad()`` for evaluation."""
 
-    def __init__(self, model: JSCCModel, channel: ChannelConfig | Channel | None = None) -> None:
+    def __init__(
+        self, model: JSCCModel, channel: ChannelConfig | Channel | None = None, *, impl: str | None = None
+    ) -> None:
         self.model = model
-        self.channel = channel if isinstance(channel, Channel) else Channel(channel)
+        self.channel = channel.config if isinstance(channel, Channel) else (channel or ChannelConfig())
+        self.impl = impl
 
     def __call__(
         self,
@@ -54,7 +62,14 @@ class Link:
         snr = check_snr_db(snr_db, images.shape[0], device=images.device)
         x, hw = pad_to_multiple(images, m.stride)
         z, kl = m.encode_latent(x, snr, sample=sample_latent, generator=generator)
-        s = power_normalize(to_symbols(z), self.channel.config.power, validate=False)
-        out = self.channel(s, snr, generator=generator)
-        rec = m.receive(out.y, out.effective_snr_db(self.channel.config.power), tuple(x.shape[-2:]))
-        return LinkResult(crop_back(rec, hw), s, out, kl)
+        cfg = self.channel
+        flat = z.reshape(z.shape[0], -1)
+        h = h_hat = None
+        if cfg.kind == "rayleigh":
+            d = draw_rayleigh_blocks(z.shape[0], flat.shape[1] // 2, block_len=cfg.block_len,
+                                     csi_err_var=cfg.csi_err_var, generator=generator, device=z.device, dtype=z.dtype)
+            h, h_hat = d.h, d.h_hat
+        res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=cfg.block_len,
+                            csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl)
+        rec = m.decoder(res.out.reshape(z.shape), res.snr_eff_db)
+        return LinkResult(crop_back(rec, hw), res.out.reshape(z.shape[0], -1, 2), res.snr_eff_db, h, kl)

@@ -12,7 +12,7 @@ def test_link_pads_and_crops_arbitrary_sizes() -> None:
     with torch.no_grad():
         res = link(x, 5.0, generator=torch.Generator().manual_seed(0))
     assert res.images.shape == x.shape
-    assert res.symbols.shape == (2, 24 * 7 * 10 // 2, 2)  # padded to 56x80 -> latent 7x10
+    assert res.received.shape == (2, 24 * 7 * 10 // 2, 2)  # padded to 56x80 -> latent 7x10
 
 
 def test_link_reproducible_and_rayleigh_effective_snr() -> None:
@@ -22,5 +22,6 @@ def test_link_reproducible_and_rayleigh_effective_snr() -> None:
         a = link(x, 10.0, generator=torch.Generator().manual_seed(1))
         b = link(x, 10.0, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a.images, b.images)
-    h2 = a.channel.h[:, 0].square().sum(-1)  # one coefficient per sample (block fading)
-    torch.testing.assert_close(a.channel.effective_snr_db(), 10.0 + 10 * torch.log10(h2), rtol=0, atol=1e-4)
+    assert a.h is not None and a.h.shape == (3, 1, 2)  # one coefficient per sample (block fading)
+    h2 = a.h[:, 0].square().sum(-1)
+    torch.testing.assert_close(a.snr_eff_db, 10.0 + 10 * torch.log10(h2), rtol=0, atol=1e-4)

@@ -59,17 +59,33 @@ def draw_rayleigh(
     dtype: torch.dtype = torch.float32,
 ) -> FadingDraw:
     """Draw Rayleigh coefficients for ``batch`` samples of ``k`` symbols, constant over blocks of ``block_len``."""
+    blocks = draw_rayleigh_blocks(batch, k, block_len=block_len, csi_err_var=csi_err_var, generator=generator,
+                                  device=device, dtype=dtype)
+    rep = k if block_len is None else block_len
+    expand = lambda t: t.repeat_interleave(rep, dim=1)[:, :k]  # noqa: E731
+    return FadingDraw(h=expand(blocks.h), h_hat=expand(blocks.h_hat))
+
+
+def draw_rayleigh_blocks(
+    batch: int,
+    k: int,
+    *,
+    block_len: int | None = None,
+    csi_err_var: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> FadingDraw:
+    """One coefficient pair per fading block: ``h``, ``h_hat`` ``(B, ceil(k / block_len), 2)`` (``(B, 1, 2)`` if None)."""
     check_fading_args(block_len, csi_err_var, "zf")
     n_blocks = 1 if block_len is None else -(-k // block_len)
-    rep = k if block_len is None else block_len
     h_hat = complex_normal((batch, n_blocks), generator=generator, device=device, dtype=dtype)
     h_hat = h_hat * (1.0 - csi_err_var) ** 0.5
     if csi_err_var > 0:
         h = h_hat + complex_normal((batch, n_blocks), generator=generator, device=device, dtype=dtype) * csi_err_var**0.5
     else:
         h = h_hat
-    expand = lambda t: t.repeat_interleave(rep, dim=1)[:, :k]  # noqa: E731
-    return FadingDraw(h=expand(h), h_hat=expand(h_hat))
+    return FadingDraw(h=h, h_hat=h_hat)
 
 
 def equalize(
