@@ -21,9 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q bench --benchmark-disable
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest bench --benchmark-only --benchmark-json docs/bench.json
+	$(BIN)/python -m pytest bench --benchmark-only --benchmark-json out/bench.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

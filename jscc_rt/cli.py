@@ -93,6 +93,39 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks (kernels: fused vs eager vs torch.compile bandwidth)")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    k = bsub.add_parser("kernels", help="channel op and sampler step: latency and GB/s vs copy bandwidth")
+    k.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    k.add_argument("--batch", type=int, nargs="+", default=[1, 16, 64])
+    k.add_argument("--iters", type=int, default=20, help="timed runs per point (after 3 warm-up runs)")
+    k.add_argument("--out", default=None, help="write kernels.json and kernels.md here")
+    k.set_defaults(func=_cmd_bench_kernels)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _cmd_bench_kernels(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jscc_rt.bench.kernels import bench_kernels, markdown
+
+    res = bench_kernels(a.device, a.batch, iters=a.iters, progress=lambda s: print(f"  {s}", file=sys.stderr))
+    md = markdown(res)
+    if a.out:
+        o = Path(a.out)
+        o.mkdir(parents=True, exist_ok=True)
+        (o / "kernels.json").write_text(json.dumps(res, indent=2) + "\n")
+        (o / "kernels.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on embedded defaults (what `make demo` runs)")
     p.add_argument("--out", default="out/demo")
@@ -108,7 +141,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_eval, _add_demo):
+    for add in (_add_simulate, _add_train, _add_eval, _add_bench, _add_demo):
         add(sub)
     return p
 
