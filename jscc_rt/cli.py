@@ -19,12 +19,19 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--model", default=None, help="JSCC checkpoint (or shipped name): simulate the image link instead")
+    p.add_argument("--denoiser", default=None, help="denoiser or consistency checkpoint for the diffusion receiver")
+    p.add_argument("--steps", type=int, default=0, help="diffusion steps (0: JSCC decoder alone)")
+    p.add_argument("--sampler", choices=("ddim", "ddpm", "consistency"), default="ddim")
+    p.add_argument("--data", default=None, help="image folder / data root (default: $JSCC_DATA, else embedded)")
     p.set_defaults(func=_cmd_simulate)
 
 
 def _cmd_simulate(a: argparse.Namespace) -> int:
     from jscc_rt.sim import simulate_link
 
+    if a.model is not None:
+        return _simulate_model(a)
     rows = simulate_link(a.channel, a.snr, a.symbols, block_len=a.block_len, csi_err_var=a.csi_err_var,
                          equalizer=a.equalizer, seed=a.seed)
     if a.json:
@@ -35,6 +42,23 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['snr_db']:7.1f} {r['measured_snr_db']:10.3f} {r['post_eq_snr_db']:12.3f} {r['ber_bpsk']:10.3e} "
               f"{r['ber_bpsk_theory']:10.3e} {r['ber_qpsk']:10.3e} {r['ber_qpsk_theory']:10.3e}")
+    return 0
+
+
+def _simulate_model(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.diffusion_eval import build_link, eval_link
+
+    link = build_link(a.model, a.denoiser, a.sampler, a.steps, channel=a.channel, block_len=a.block_len,
+                      csi_err_var=a.csi_err_var, equalizer=a.equalizer)
+    rows = eval_link(link, a.data, a.snr, seed=a.seed)
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    what = "JSCC decoder alone" if a.steps == 0 or a.denoiser is None else f"{a.sampler} x {a.steps} steps"
+    print(f"image link: {a.model}, {a.channel}, receiver: {what}, images: {rows[0]['eval_set']} ({rows[0]['n']})")
+    print(f"{'SNR dB':>7} {'PSNR dB':>8} {'MS-SSIM':>8} {'ms/img':>8}")
+    for r in rows:
+        print(f"{r['snr_db']:7.1f} {r['psnr']:8.2f} {r['ms_ssim']:8.4f} {r['latency_ms']:8.1f}")
     return 0
 
 
@@ -54,6 +78,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("lr", "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--init", default=None, help="start from these weights (same architecture)")
     p.add_argument("--out", required=True, help="output folder (checkpoint, config, log)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
     p.add_argument("--no-progress", action="store_true")
@@ -67,6 +92,32 @@ def _cmd_train(a: argparse.Namespace) -> int:
     cfg = TrainConfig(**{k: getattr(a, k) for k in keys if hasattr(a, k)})
     val = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress)
     print(json.dumps({"out": a.out, "val": val}))
+    return 0
+
+
+def _add_train_diffusion(sub: argparse._SubParsersAction) -> None:
+    from jscc_rt.train.diffusion import DiffusionTrainConfig
+
+    d = DiffusionTrainConfig()
+    p = sub.add_parser("train-diffusion", help="train the latent denoiser and distill the consistency student")
+    p.add_argument("--jscc", required=True, help="JSCC checkpoint whose encoder produces the latents")
+    p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--schedule", choices=("linear", "cosine"), default=d.schedule)
+    for name in ("crop", "n_latents", "latent_crop", "batch_size", "steps", "width", "cd_steps", "cd_grid", "seed",
+                 "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("lr", "snr_min_db", "snr_max_db", "p_full_range", "cd_ema", "cd_lr"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train_diffusion)
+
+
+def _cmd_train_diffusion(a: argparse.Namespace) -> int:
+    from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
+
+    cfg = DiffusionTrainConfig(**{k: getattr(a, k) for k in DiffusionTrainConfig.__dataclass_fields__ if hasattr(a, k)})
+    print(json.dumps(train_diffusion(cfg, a.out, show_progress=not a.no_progress)))
     return 0
 
 
@@ -126,6 +177,44 @@ def _cmd_bench_kernels(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval_diffusion(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-diffusion", help="decoder alone vs DDIM / consistency receivers vs pure-noise start")
+    p.add_argument("--model", required=True, help="JSCC checkpoint or shipped name")
+    p.add_argument("--denoiser", default=None)
+    p.add_argument("--consistency", default=None)
+    p.add_argument("--data", default=None)
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
+    p.add_argument("--ddim-steps", type=int, nargs="*", default=[1, 2, 4, 8, 16, 50])
+    p.add_argument("--cm-steps", type=int, nargs="*", default=[1, 2, 4])
+    p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
+    p.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="write diffusion.json and diffusion.md here")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_eval_diffusion)
+
+
+def _cmd_eval_diffusion(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jscc_rt.eval.diffusion_eval import diffusion_markdown, run_diffusion_eval
+
+    rows = run_diffusion_eval(a.model, a.denoiser, a.consistency, data=a.data, snrs=a.snr, ddim_steps=a.ddim_steps,
+                              cm_steps=a.cm_steps, noise_start_steps=a.noise_start_steps, channel=a.channel,
+                              max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
+                              show_progress=not a.no_progress)
+    md = diffusion_markdown(rows)
+    if a.out:
+        o = Path(a.out)
+        o.mkdir(parents=True, exist_ok=True)
+        (o / "diffusion.json").write_text(json.dumps(rows, indent=2) + "\n")
+        (o / "diffusion.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on embedded defaults (what `make demo` runs)")
     p.add_argument("--out", default="out/demo")
@@ -141,7 +230,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_eval, _add_bench, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_eval, _add_eval_diffusion, _add_bench, _add_demo):
         add(sub)
     return p
 

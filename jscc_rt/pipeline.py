@@ -4,6 +4,10 @@
 power-normalize -> fading -> AWGN -> equalize op (:func:`jscc_rt.kernels.tx_channel_rx`: Triton on CUDA at
 inference, the differentiable PyTorch reference otherwise), decodes conditioned on the per-sample effective SNR
 and crops back. Training and evaluation use this one path.
+
+With a :class:`~jscc_rt.diffusion.DiffusionReceiver`, the fused op instead writes the received latent in the
+diffusion domain at the SNR-matched step ``u`` (``alpha_bar_u = 1/(1 + sigma^2)``); the receiver denoises it in
+``steps`` sampler steps and the JSCC decoder decodes the estimate.
 """
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from jscc_rt._validate import check_snr_db
+from jscc_rt._validate import JsccInputError, check_snr_db
 from jscc_rt.channel import Channel, ChannelConfig
 from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
+from jscc_rt.diffusion.receiver import DiffusionReceiver
+from jscc_rt.diffusion.schedule import from_diffusion
 from jscc_rt.kernels.dispatch import tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
 
@@ -42,11 +48,26 @@ class Link:
     """Transmitter -> channel -> JSCC decoder. Use under ``torch.no_grad()`` for evaluation."""
 
     def __init__(
-        self, model: JSCCModel, channel: ChannelConfig | Channel | None = None, *, impl: str | None = None
+        self,
+        model: JSCCModel,
+        channel: ChannelConfig | Channel | None = None,
+        *,
+        receiver: DiffusionReceiver | None = None,
+        decoder_snr_db: float | None = None,
+        impl: str | None = None,
     ) -> None:
+        """``decoder_snr_db``: SNR the decoder is conditioned on after diffusion denoising (None: the effective
+        channel SNR, as without denoising)."""
         self.model = model
         self.channel = channel.config if isinstance(channel, Channel) else (channel or ChannelConfig())
+        self.receiver = receiver
+        self.decoder_snr_db = decoder_snr_db
         self.impl = impl
+        if receiver is not None and receiver.model.config.latent_channels != model.config.latent_channels:
+            raise JsccInputError(
+                f"the denoiser works on {receiver.model.config.latent_channels}-channel latents but the JSCC model "
+                f"produces {model.config.latent_channels}; use the denoiser trained for this JSCC checkpoint"
+            )
 
     def __call__(
         self,
@@ -69,7 +90,14 @@ class Link:
             d = draw_rayleigh_blocks(z.shape[0], flat.shape[1] // 2, block_len=cfg.block_len,
                                      csi_err_var=cfg.csi_err_var, generator=generator, device=z.device, dtype=z.dtype)
             h, h_hat = d.h, d.h_hat
+        rx = self.receiver
         res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=cfg.block_len,
-                            csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl)
-        rec = m.decoder(res.out.reshape(z.shape), res.snr_eff_db)
+                            csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl,
+                            output="equalized" if rx is None else "diffusion")
+        if rx is None:
+            rec = m.decoder(res.out.reshape(z.shape), res.snr_eff_db)
+        else:
+            x0 = rx.denoise(res.out.reshape(z.shape), res.alpha_bar, snr, generator=generator)
+            cond = res.snr_eff_db if self.decoder_snr_db is None else torch.full_like(res.snr_eff_db, self.decoder_snr_db)
+            rec = m.decoder(from_diffusion(x0, cfg.power), cond)
         return LinkResult(crop_back(rec, hw), res.out.reshape(z.shape[0], -1, 2), res.snr_eff_db, h, kl)

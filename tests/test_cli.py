@@ -8,7 +8,7 @@ import pytest
 
 from jscc_rt.cli import build_parser, main
 
-SUBCOMMANDS = ["simulate", "train", "eval", "demo"]
+SUBCOMMANDS = ["simulate", "train", "train-diffusion", "eval", "eval-diffusion", "bench", "demo"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)
@@ -58,3 +58,29 @@ def test_eval_missing_checkpoint_and_data(tmp_path: Path, capsys: pytest.Capture
     assert "neither a file nor shipped weights" in capsys.readouterr().err
     assert main(["eval", "whatever", "--data", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_diffusion_train_simulate_and_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt import JSCCConfig, JSCCModel, save_model
+
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "jscc.pt")
+    d = tmp_path / "diff"
+    assert main(["train-diffusion", "--jscc", str(tmp_path / "jscc.pt"), "--crop", "64", "--n-latents", "32",
+                 "--latent-crop", "8", "--batch-size", "4", "--steps", "4", "--cd-steps", "2", "--width", "16",
+                 "--threads", "1", "--out", str(d), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--model", str(tmp_path / "jscc.pt"), "--denoiser", str(d / "denoiser.pt"),
+                 "--steps", "2", "--snr", "5", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["snr_db"] == 5.0 and 5 < rows[0]["psnr"] < 60
+    assert main(["eval-diffusion", "--model", str(tmp_path / "jscc.pt"), "--denoiser", str(d / "denoiser.pt"),
+                 "--consistency", str(d / "consistency.pt"), "--snr", "0", "--ddim-steps", "1",
+                 "--cm-steps", "1", "--noise-start-steps", "1", "--max-images", "1", "--out", str(tmp_path / "ev"),
+                 "--no-progress"]) == 0
+    out = json.loads((tmp_path / "ev" / "diffusion.json").read_text())
+    assert [r["receiver"] for r in out] == ["decoder", "ddim", "consistency", "ddim-from-noise"]
+    assert main(["simulate", "--model", str(tmp_path / "jscc.pt"), "--denoiser", str(d / "denoiser.pt"),
+                 "--steps", "2000"]) == 2
+    assert "exceeds the schedule" in capsys.readouterr().err

@@ -76,13 +76,31 @@ def load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], s
     model.load_state_dict(state)
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Load a JSCC checkpoint written by :func:`save_model` into an eval-mode model on ``device``."""
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu", expect: str = "JSCCConfig") -> torch.nn.Module:
+    """Load a checkpoint written by :func:`save_model` into an eval-mode model on ``device``.
+
+    ``expect`` names the config kind the caller needs (``"JSCCConfig"`` or ``"DenoiserConfig"``); a denoiser saved
+    with ``meta["parameterization"] == "consistency"`` loads as a :class:`ConsistencyModel`.
+    """
+    payload = read_checkpoint(path)
+    kind = payload.get("kind")
+    if kind != expect:
+        raise JsccInputError(f"checkpoint {str(path)!r} holds a {kind!r}, but a {expect} model is needed here")
+    if kind == "DenoiserConfig":
+        from jscc_rt.diffusion.consistency import ConsistencyModel
+        from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser
+        from jscc_rt.diffusion.schedule import NoiseSchedule
+
+        net = LatentDenoiser(DenoiserConfig.from_dict(payload["config"]))
+        load_state_checked(net, payload["state_dict"], repr(str(path)))
+        meta = payload.get("meta", {})
+        model: torch.nn.Module = net
+        if meta.get("parameterization") == "consistency":
+            model = ConsistencyModel(net, NoiseSchedule(**meta["schedule"]))
+        model.meta = meta  # type: ignore[attr-defined]
+        return model.to(device).eval()
     from jscc_rt.models.jscc import JSCCModel
 
-    payload = read_checkpoint(path)
-    if payload.get("kind") != "JSCCConfig":
-        raise JsccInputError(f"checkpoint {str(path)!r} holds a {payload.get('kind')!r}, not a JSCC model")
     model = JSCCModel(JSCCConfig.from_dict(payload["config"]))
     load_state_checked(model, payload["state_dict"], repr(str(path)))
     model.meta = payload.get("meta", {})  # type: ignore[attr-defined]

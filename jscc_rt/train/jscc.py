@@ -60,6 +60,13 @@ def train(
     torch.manual_seed(cfg.seed)
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample)
     model = JSCCModel(mcfg)
+    if cfg.init:
+        from jscc_rt.models import load_model
+
+        src = load_model(cfg.init)
+        if src.config != mcfg:
+            raise ValueError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
+        model.load_state_dict(src.state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data_name, train_imgs = _training_images(cfg)
     sampler = RandomCropSampler(train_imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)

@@ -1,0 +1,223 @@
+"""Train the latent denoiser (DDPM epsilon objective) and distill the consistency student.
+
+Training data are clean latents of the frozen, SNR-adaptive JSCC encoder: random ``crop x crop`` image crops,
+each encoded at a random channel SNR in ``[snr_min_db, snr_max_db]``, power-normalized over the crop and mapped
+to the diffusion domain (unit variance per real component). Steps are drawn up to the start step ``u(snr)`` the
+channel itself reaches (with probability ``1 - p_full_range``) or over the whole schedule (for the pure-noise
+start baseline).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from jscc_rt._progress import progress
+from jscc_rt.channel import power_normalize, to_symbols
+from jscc_rt.data import RandomCropSampler
+from jscc_rt.diffusion.consistency import ConsistencyModel
+from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser
+from jscc_rt.diffusion.schedule import NoiseSchedule, to_diffusion
+from jscc_rt.models import load_model, save_model
+from jscc_rt.models.checkpoint import file_sha256
+from jscc_rt.train.jscc import _training_images
+from jscc_rt.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    """Denoiser training (``steps``) then consistency distillation (``cd_steps``; 0 skips it)."""
+
+    jscc: str = ""
+    data: str | None = None
+    crop: int = 256
+    n_latents: int = 3000
+    latent_crop: int = 16
+    batch_size: int = 32
+    steps: int = 5000
+    lr: float = 3e-4
+    width: int = 64
+    schedule: str = "linear"
+    snr_min_db: float = -5.0
+    snr_max_db: float = 20.0
+    p_full_range: float = 0.2
+    cd_steps: int = 1500
+    cd_grid: int = 40
+    cd_ema: float = 0.95
+    cd_lr: float = 5e-5
+    seed: int = 0
+    threads: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def build_latent_set(jscc, images: list[torch.Tensor], n: int, crop: int, snr_range: tuple[float, float],
+                     seed: int, show_progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x0 (n, c, crop/s, crop/s) float32 diffusion domain, snr_db (n,))`` from random crops."""
+    sampler = RandomCropSampler(images, crop, 16, seed=seed)
+    g = torch.Generator().manual_seed(seed + 7)
+    xs, ss = [], []
+    for _ in progress(range(-(-n // 16)), total=-(-n // 16), desc="encode latents", disable=not show_progress):
+        x = sampler.sample()
+        snr = snr_range[0] + (snr_range[1] - snr_range[0]) * torch.rand(x.shape[0], generator=g)
+        z, _ = jscc.encode_latent(x, snr)
+        s = power_normalize(to_symbols(z), validate=False)
+        xs.append(to_diffusion(s).reshape(z.shape))
+        ss.append(snr)
+    return torch.cat(xs)[:n], torch.cat(ss)[:n]
+
+
+def _batch(x0: torch.Tensor, snr: torch.Tensor, bs: int, lc: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = torch.randint(x0.shape[0], (bs,), generator=g)
+    h, w = x0.shape[-2:]
+    i = int(torch.randint(h - lc + 1, (1,), generator=g))
+    j = int(torch.randint(w - lc + 1, (1,), generator=g))
+    return x0[idx, :, i : i + lc, j : j + lc], snr[idx]
+
+
+def _sample_t(sched: NoiseSchedule, snr: torch.Tensor, p_full: float, g: torch.Generator) -> torch.Tensor:
+    """Continuous steps: up to the channel's start step u(snr), or anywhere with probability ``p_full``."""
+    u = sched.step_for_snr_db(snr, "interp").clamp(min=0).float()
+    t = torch.rand(snr.shape, generator=g) * u
+    full = torch.rand(snr.shape, generator=g) < p_full
+    return torch.where(full, torch.rand(snr.shape, generator=g) * (sched.num_steps - 1), t)
+
+
+def _forward(sched: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    ab = sched.alpha_bar_at(t).float().view(-1, 1, 1, 1)
+    return torch.sqrt(ab) * x0 + torch.sqrt(1 - ab) * eps
+
+
+@torch.no_grad()
+def _val_mse(model, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor, consistency: bool) -> dict:
+    """Latent MSE of the one-shot x0 estimate at the SNR-matched step vs the raw equalized latent."""
+    g = torch.Generator().manual_seed(99)
+    u = sched.step_for_snr_db(snr, "interp").float()
+    eps = torch.randn(x0.shape, generator=g)
+    xu = _forward(sched, x0, u, eps)
+    ab = sched.alpha_bar_at(u).float().view(-1, 1, 1, 1)
+    raw = xu / torch.sqrt(ab)
+    if consistency:
+        est = model(xu, u, snr)
+    else:
+        est = (xu - torch.sqrt(1 - ab) * model(xu, u, snr)) / torch.sqrt(ab)
+    return {"mse_raw": float((raw - x0).square().mean()), "mse_denoised": float((est - x0).square().mean())}
+
+
+def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
+    """Train ``denoiser.pt`` (epsilon) and, if ``cd_steps``, ``consistency.pt`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    t0 = time.time()
+    jscc = load_model(cfg.jscc)
+    for p in jscc.parameters():
+        p.requires_grad_(False)
+    data_name, imgs = _training_images(TrainConfig(data=cfg.data, crop=cfg.crop, downsample=jscc.stride))
+    x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
+                               show_progress)
+    n_val = max(16, cfg.n_latents // 20)
+    xv, sv = x0[:n_val, :, : cfg.latent_crop, : cfg.latent_crop], snr[:n_val]
+    x0, snr = x0[n_val:], snr[n_val:]
+    sched = NoiseSchedule(kind=cfg.schedule)  # type: ignore[arg-type]
+    net = LatentDenoiser(DenoiserConfig(latent_channels=jscc.config.latent_channels, width=cfg.width))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    log = (out / "log.jsonl").open("a")
+    (out / "diffusion_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    base_meta = {"train_config": cfg.to_dict(), "schedule": sched.to_dict(), "jscc": str(cfg.jscc),
+                 "jscc_sha256": file_sha256(cfg.jscc), "jscc_config": jscc.config.to_dict(), "train_data": data_name,
+                 "torch": str(torch.__version__)}
+    net.train()
+    ema_loss = None
+    for step in progress(range(cfg.steps), total=cfg.steps, desc="train denoiser", disable=not show_progress):
+        lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
+        t = _sample_t(sched, sb, cfg.p_full_range, g)
+        eps = torch.randn(xb.shape, generator=g)
+        loss = (net(_forward(sched, xb, t, eps), t, sb) - eps).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        ema_loss = float(loss.detach()) if ema_loss is None else 0.98 * ema_loss + 0.02 * float(loss.detach())
+        if (step + 1) % max(1, cfg.steps // 10) == 0 or step + 1 == cfg.steps:
+            net.eval()
+            rec = {"phase": "denoiser", "step": step + 1, "loss_ema": ema_loss, "wall_s": round(time.time() - t0, 1),
+                   **_val_mse(net, sched, xv, sv, False)}
+            net.train()
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+    net.eval()
+    summary = {"denoiser": _val_mse(net, sched, xv, sv, False)}
+    save_model(net, out / "denoiser.pt", meta={**base_meta, "parameterization": "epsilon", "steps": cfg.steps,
+                                                "wall_time_s": round(time.time() - t0, 1), "val": summary["denoiser"]})
+    if cfg.cd_steps > 0:
+        student = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress)
+        summary["consistency"] = _val_mse(student, sched, xv, sv, True)
+        save_model(student.net, out / "consistency.pt",
+                   meta={**base_meta, "parameterization": "consistency", "teacher": "denoiser.pt",
+                         "cd_steps": cfg.cd_steps, "wall_time_s": round(time.time() - t0, 1),
+                         "val": summary["consistency"]})
+    log.close()
+    return summary
+
+
+def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor,
+                        xv: torch.Tensor, sv: torch.Tensor, cfg: DiffusionTrainConfig, log, t0: float,
+                        show_progress: bool) -> ConsistencyModel:
+    """Consistency distillation (Song et al. 2023, Alg. 2) with a one-step DDIM teacher solver on a ``cd_grid`` grid."""
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    student = ConsistencyModel.from_teacher(teacher, sched)
+    for p in student.parameters():
+        p.requires_grad_(True)
+    target = copy.deepcopy(student)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    student.train()
+    opt = torch.optim.Adam(student.parameters(), lr=cfg.cd_lr)
+    g = torch.Generator().manual_seed(cfg.seed + 2)
+    grid = torch.linspace(0, sched.num_steps - 1, cfg.cd_grid + 1)
+    for step in progress(range(cfg.cd_steps), total=cfg.cd_steps, desc="consistency distill", disable=not show_progress):
+        xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
+        t_hi = _sample_t(sched, sb, cfg.p_full_range, g)
+        n = torch.bucketize(t_hi, grid).clamp(1, cfg.cd_grid)  # t_hi in (grid[n-1], grid[n]]
+        t_hi, t_lo = grid[n], grid[n - 1]
+        eps = torch.randn(xb.shape, generator=g)
+        x_hi = _forward(sched, xb, t_hi, eps)
+        with torch.no_grad():
+            ab_hi = sched.alpha_bar_at(t_hi).float().view(-1, 1, 1, 1)
+            ab_lo = sched.alpha_bar_at(t_lo).float().view(-1, 1, 1, 1)
+            e_hat = teacher(x_hi, t_hi, sb)
+            x0_hat = (x_hi - torch.sqrt(1 - ab_hi) * e_hat) / torch.sqrt(ab_hi)
+            x_lo = torch.sqrt(ab_lo) * x0_hat + torch.sqrt(1 - ab_lo) * e_hat  # DDIM step t_hi -> t_lo
+            tgt = target(x_lo, t_lo, sb)
+        loss = (student(x_hi, t_hi, sb) - tgt).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pt, ps in zip(target.parameters(), student.parameters()):
+                pt.mul_(cfg.cd_ema).add_(ps.detach(), alpha=1 - cfg.cd_ema)
+        if (step + 1) % max(1, cfg.cd_steps // 5) == 0 or step + 1 == cfg.cd_steps:
+            student.eval()
+            rec = {"phase": "consistency", "step": step + 1, "loss": float(loss.detach()),
+                   "wall_s": round(time.time() - t0, 1), **_val_mse(student, sched, xv, sv, True)}
+            student.train()
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+    student.eval()
+    return student
