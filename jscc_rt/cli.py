@@ -215,6 +215,83 @@ def _cmd_eval_diffusion(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="ONNX / TensorRT export, parity checks and receiver latency")
+    esub = p.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    o = esub.add_parser("onnx", help="encoder, decoder, denoiser and unrolled receivers (N = 1, 2, 4) as ONNX")
+    o.add_argument("--model", required=True, help="JSCC checkpoint or shipped name")
+    o.add_argument("--denoiser", default=None)
+    o.add_argument("--consistency", default=None)
+    o.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4])
+    o.add_argument("--out", default="out/onnx")
+    o.set_defaults(func=_cmd_export_onnx)
+    t = esub.add_parser("trt", help="TensorRT engines from the exported ONNX (needs TensorRT and a CUDA GPU)")
+    t.add_argument("onnx", nargs="+", help="ONNX files from `jscc-rt export onnx`")
+    t.add_argument("--precision", choices=("fp32", "fp16"), default="fp16")
+    t.add_argument("--cache", default="out/trt_cache")
+    t.set_defaults(func=_cmd_export_trt)
+    c = esub.add_parser("check", help="parity of torch vs onnxruntime (and TensorRT) on real images")
+    c.add_argument("--onnx-dir", default="out/onnx")
+    c.add_argument("--data", default=None)
+    c.add_argument("--snr", type=float, nargs="+", default=[0.0, 10.0])
+    c.add_argument("--max-images", type=int, default=4)
+    c.set_defaults(func=_cmd_export_check)
+    lat = esub.add_parser("latency", help="receiver latency: torch eager vs onnxruntime per step budget")
+    lat.add_argument("--onnx-dir", default="out/onnx")
+    lat.add_argument("--data", default=None)
+    lat.add_argument("--iters", type=int, default=20)
+    lat.add_argument("--out", default=None)
+    lat.set_defaults(func=_cmd_export_latency)
+
+
+def _cmd_export_onnx(a: argparse.Namespace) -> int:
+    from jscc_rt.export.onnx_export import export_all
+
+    for p in export_all(a.model, a.denoiser, a.out, steps=tuple(a.steps), consistency=a.consistency):
+        print(p)
+    return 0
+
+
+def _cmd_export_trt(a: argparse.Namespace) -> int:
+    from jscc_rt.export.trt import TensorRTUnavailable, build_engine
+
+    try:
+        for o in a.onnx:
+            print(build_engine(o, precision=a.precision, cache_dir=a.cache))
+    except TensorRTUnavailable as e:
+        print(f"jscc-rt export trt: {e}; no engine was built", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_export_check(a: argparse.Namespace) -> int:
+    from jscc_rt.export.check import check_parity
+
+    rows = check_parity(a.onnx_dir, data=a.data, snrs=a.snr, max_images=a.max_images)
+    print("| graph | backend | SNR (dB) | max abs err | PSNR torch | PSNR backend | delta (dB) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['graph']} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
+              f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |")
+    return 0 if all(r["psnr_delta_db"] < 0.01 for r in rows) else 1
+
+
+def _cmd_export_latency(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jscc_rt.export.latency import receiver_latency
+
+    rows = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters)
+    lines = ["| graph | backend | image | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|"]
+    lines += [f"| {r['graph']} | {r['backend']} | {r['image'][0]}x{r['image'][1]} | {r['latency_ms_p50']:.1f} | "
+              f"{r['latency_ms_p90']:.1f} | {r['latency_ms_p99']:.1f} |" for r in rows]
+    if a.out:
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / "latency.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on embedded defaults (what `make demo` runs)")
     p.add_argument("--out", default="out/demo")
@@ -230,7 +307,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_eval, _add_eval_diffusion, _add_bench, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_eval, _add_eval_diffusion, _add_export, _add_bench, _add_demo):
         add(sub)
     return p
 

@@ -91,7 +91,7 @@ class LatentDenoiser(nn.Module):
                 "the denoiser was trained for another JSCC model"
             )
         h0, w0 = x.shape[-2:]
-        x = F.pad(x, (0, w0 % 2, 0, h0 % 2), mode="replicate") if (h0 % 2 or w0 % 2) else x
+        x = F.pad(x, (0, w0 % 2, 0, h0 % 2), mode="replicate")  # unconditional: stays shape-dynamic when exported
         emb = self.emb(torch.cat((timestep_embedding(t, self.config.emb_dim),
                                   (snr_db.float() / 20.0).unsqueeze(1)), dim=1))
         h = self.inp(x)

@@ -1,0 +1,4 @@
+"""Export: ONNX graphs (encoder, decoder, denoiser, unrolled receivers), TensorRT engines, parity checks."""
+from jscc_rt.export.graphs import DecoderGraph, DenoiserGraph, EncoderGraph, ReceiverGraph
+
+__all__ = ["DecoderGraph", "DenoiserGraph", "EncoderGraph", "ReceiverGraph"]

@@ -1,0 +1,101 @@
+"""Exportable graphs (``nn.Module``s with tensor-only inputs), shared by the torch runner and the ONNX export.
+
+* :class:`EncoderGraph`: ``images (B,3,H,W), snr_db (B,) -> symbols (B,c,H/s,W/s)`` (power-normalized, latent layout).
+* :class:`DecoderGraph`: ``received (B,c,h,w), snr_db (B,) -> images``.
+* :class:`DenoiserGraph`: ``x_t (B,c,h,w), t (B,), snr_db (B,) -> eps``.
+* :class:`ReceiverGraph`: the whole receiver, one engine: ``received (B,c,h,w)`` (equalized, unbiased symbols in
+  latent layout), ``noise_var (B,)`` (effective complex noise variance per symbol, linear), ``snr_db (B,)`` (channel
+  SNR the encoder used) ``[, noise (B, N-1, c, h, w)]`` -> ``images``. The SNR-matched start step, the ``alpha_bar``
+  interpolation and ``N`` DDIM (eta = 0) or consistency steps are unrolled in the graph, in float32.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from jscc_rt.diffusion.consistency import ConsistencyModel
+from jscc_rt.diffusion.denoiser import LatentDenoiser
+from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.models.jscc import JSCCModel
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model: JSCCModel, power: float = 1.0) -> None:
+        super().__init__()
+        self.encoder, self.vae, self.power = model.encoder, model.config.model == "vae", power
+
+    def forward(self, images: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(images, snr_db)
+        if self.vae:
+            z = z.chunk(2, dim=1)[0]  # transmit mu
+        energy = z.square().flatten(1).sum(1).view(-1, 1, 1, 1)
+        k = z[0].numel() / 2
+        return z * torch.sqrt(self.power * k / energy)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, model: JSCCModel) -> None:
+        super().__init__()
+        self.decoder = model.decoder
+
+    def forward(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        return self.decoder(received, snr_db)
+
+
+class DenoiserGraph(nn.Module):
+    def __init__(self, net: LatentDenoiser) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        return self.net(x_t, t, snr_db)
+
+
+class ReceiverGraph(nn.Module):
+    """Unrolled diffusion receiver + JSCC decoder (``steps = 0``: the decoder alone)."""
+
+    def __init__(self, model: JSCCModel, denoiser: LatentDenoiser | ConsistencyModel | None, schedule: NoiseSchedule,
+                 steps: int, *, power: float = 1.0) -> None:
+        super().__init__()
+        self.decoder = model.decoder
+        self.denoiser = denoiser
+        self.consistency = isinstance(denoiser, ConsistencyModel)
+        self.steps, self.power, self.num_steps = (steps if denoiser is not None else 0), power, schedule.num_steps
+        log_ab = torch.cat((torch.zeros(1, dtype=torch.float64), torch.log(schedule.alpha_bar())))
+        self.register_buffer("log_ab", log_ab.float(), persistent=False)  # index 0 <-> t = -1
+
+    def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
+        pos = (t + 1).clamp(0, self.num_steps)
+        lo = torch.floor(pos).clamp(max=self.num_steps - 1)
+        w = pos - lo
+        lo_i = lo.long()
+        return torch.exp(self.log_ab[lo_i] * (1 - w) + self.log_ab[lo_i + 1] * w)
+
+    def start_step(self, alpha_bar: torch.Tensor) -> torch.Tensor:
+        la = torch.log(alpha_bar)
+        idx = (self.log_ab.unsqueeze(0) > la.unsqueeze(1)).sum(1).clamp(1, self.num_steps)
+        lo, hi = self.log_ab[idx - 1], self.log_ab[idx]
+        return (idx - 1).float() + (lo - la) / (lo - hi) - 1.0
+
+    def forward(self, received: torch.Tensor, noise_var: torch.Tensor, snr_db: torch.Tensor,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        sigma2 = noise_var / self.power
+        snr_eff_db = -10.0 * torch.log10(sigma2)
+        if self.steps == 0:
+            return self.decoder(received, snr_eff_db)
+        ab = 1.0 / (1.0 + sigma2)
+        x = received * torch.sqrt(ab * (2.0 / self.power)).view(-1, 1, 1, 1)
+        u = self.start_step(ab)
+        for i in range(self.steps):
+            t = u * (1.0 - i / self.steps)
+            t_next = u * (1.0 - (i + 1) / self.steps) if i < self.steps - 1 else torch.full_like(u, -1.0)
+            ab_t, ab_p = self.alpha_bar_at(t).view(-1, 1, 1, 1), self.alpha_bar_at(t_next).view(-1, 1, 1, 1)
+            if self.consistency:
+                x0 = self.denoiser(x, t, snr_db)
+                x = x0 if i == self.steps - 1 else torch.sqrt(ab_p) * x0 + torch.sqrt(1 - ab_p) * noise[:, i]
+            else:
+                eps = self.denoiser(x, t, snr_db)
+                x = torch.sqrt(ab_p / ab_t) * x + (torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t)) * eps
+        return self.decoder(x * math.sqrt(self.power / 2.0), snr_eff_db)

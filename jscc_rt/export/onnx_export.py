@@ -1,0 +1,108 @@
+"""``jscc-rt export onnx``: encoder, decoder, denoiser and unrolled receivers as ONNX with JSON sidecars.
+
+Opset 17 (TorchScript exporter): supported by onnxruntime >= 1.14 and TensorRT >= 8.6; GroupNorm is decomposed.
+Batch and spatial axes are dynamic. Each ``NAME.onnx`` gets ``NAME.json``: graph kind, inputs/outputs, opset, step
+budget, model configs and the SHA-256 of the source checkpoints.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.export.graphs import DecoderGraph, DenoiserGraph, EncoderGraph, ReceiverGraph
+from jscc_rt.models import load_model
+from jscc_rt.models.checkpoint import file_sha256
+from jscc_rt.models.registry import resolve_checkpoint
+
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """Inputs (name -> dynamic axes), outputs, and example input shapes for tracing."""
+
+    inputs: dict[str, dict[int, str]]
+    outputs: dict[str, dict[int, str]]
+
+
+LAT = {0: "batch", 2: "lat_h", 3: "lat_w"}
+IMG = {0: "batch", 2: "height", 3: "width"}
+SPECS = {
+    "encoder": GraphSpec({"images": IMG, "snr_db": {0: "batch"}}, {"symbols": LAT}),
+    "decoder": GraphSpec({"received": LAT, "snr_db": {0: "batch"}}, {"images": IMG}),
+    "denoiser": GraphSpec({"x_t": LAT, "t": {0: "batch"}, "snr_db": {0: "batch"}}, {"eps": LAT}),
+    "receiver": GraphSpec({"received": LAT, "noise_var": {0: "batch"}, "snr_db": {0: "batch"}}, {"images": IMG}),
+}
+
+
+def receiver_inputs(consistency: bool, steps: int) -> dict[str, dict[int, str]]:
+    inputs = dict(SPECS["receiver"].inputs)
+    if consistency and steps > 1:
+        inputs["noise"] = {0: "batch", 2: "lat_c", 3: "lat_h", 4: "lat_w"}
+    return inputs
+
+
+def export_graph(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path,
+                 inputs: dict[str, dict[int, str]], outputs: dict[str, dict[int, str]], meta: dict) -> Path:
+    """Export ``module`` to ``path`` (+ ``.json`` sidecar) and run ``onnx.checker``."""
+    import onnx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), example, str(path), dynamo=False, opset_version=OPSET,
+                          input_names=list(inputs), output_names=list(outputs),
+                          dynamic_axes={**inputs, **outputs}, do_constant_folding=True)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    side = {"opset": OPSET, "inputs": list(inputs), "outputs": list(outputs), "dynamic_axes": {**inputs, **outputs},
+            "onnx_sha256": file_sha256(path), **meta}
+    path.with_suffix(".json").write_text(json.dumps(side, indent=2, default=str) + "\n")
+    return path
+
+
+def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple[int, ...] = (1, 2, 4),
+               consistency: str | None = None, example_hw: tuple[int, int] = (64, 96)) -> list[Path]:
+    """Export the encoder and decoder of ``jscc``; with ``denoiser``, the denoiser and a DDIM receiver per step
+    budget; with ``consistency``, a consistency receiver per step budget. Returns the written ONNX paths."""
+    out = Path(out)
+    jpath = resolve_checkpoint(jscc)
+    model = load_model(jpath)
+    s = model.stride
+    h, w = example_hw
+    img = torch.rand(1, 3, h, w)
+    snr = torch.tensor([10.0])
+    lat = torch.randn(1, model.config.latent_channels, h // s, w // s)
+    base = {"jscc_checkpoint": str(jpath), "jscc_sha256": file_sha256(jpath), "jscc_config": model.config.to_dict(),
+            "stride": s, "torch": str(torch.__version__)}
+    paths = [
+        export_graph(EncoderGraph(model), (img, snr), out / "encoder.onnx", SPECS["encoder"].inputs,
+                     SPECS["encoder"].outputs, {"graph": "encoder", **base}),
+        export_graph(DecoderGraph(model), (lat, snr), out / "decoder.onnx", SPECS["decoder"].inputs,
+                     SPECS["decoder"].outputs, {"graph": "decoder", **base}),
+        export_graph(ReceiverGraph(model, None, NoiseSchedule(), 0), (lat, torch.tensor([0.1]), snr),
+                     out / "receiver_decoder.onnx", SPECS["receiver"].inputs, SPECS["receiver"].outputs,
+                     {"graph": "receiver", "steps": 0, "sampler": None, **base}),
+    ]
+    for kind, ck in (("ddim", denoiser), ("consistency", consistency)):
+        if ck is None:
+            continue
+        dpath = resolve_checkpoint(ck)
+        den = load_model(dpath, expect="DenoiserConfig")
+        sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
+        dmeta = {**base, "denoiser_checkpoint": str(dpath), "denoiser_sha256": file_sha256(dpath),
+                 "denoiser_config": den.config.to_dict(), "schedule": sched.to_dict()}
+        if kind == "ddim":
+            paths.append(export_graph(DenoiserGraph(den), (lat, torch.tensor([100.0]), snr), out / "denoiser.onnx",
+                                      SPECS["denoiser"].inputs, SPECS["denoiser"].outputs, {"graph": "denoiser", **dmeta}))
+        for n in steps:
+            ins = receiver_inputs(kind == "consistency", n)
+            ex = (lat, torch.tensor([0.1]), snr) + ((torch.randn(1, n - 1, *lat.shape[1:]),) if "noise" in ins else ())
+            paths.append(export_graph(ReceiverGraph(model, den, sched, n), ex, out / f"receiver_{kind}{n}.onnx", ins,
+                                      SPECS["receiver"].outputs, {"graph": "receiver", "steps": n, "sampler": kind,
+                                                                   "eta": 0.0, **dmeta}))
+    return paths

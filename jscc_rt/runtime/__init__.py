@@ -1,0 +1,5 @@
+"""Runtime: backend runners and the embeddable :class:`Receiver`."""
+from jscc_rt.runtime.receiver import Receiver
+from jscc_rt.runtime.runners import OnnxRuntimeRunner, Runner, RunnerUnavailable, TensorRTRunner, TorchRunner
+
+__all__ = ["OnnxRuntimeRunner", "Receiver", "Runner", "RunnerUnavailable", "TensorRTRunner", "TorchRunner"]
