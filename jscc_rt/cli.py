@@ -153,6 +153,32 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--iters", type=int, default=20, help="timed runs per point (after 3 warm-up runs)")
     k.add_argument("--out", default=None, help="write kernels.json and kernels.md here")
     k.set_defaults(func=_cmd_bench_kernels)
+    pa = bsub.add_parser("pareto", help="latency-quality Pareto frontier over steps x sampler x backend x SNR")
+    pa.add_argument("--model", default="deepjscc-1_16")
+    pa.add_argument("--denoiser", default=None)
+    pa.add_argument("--consistency", default=None)
+    pa.add_argument("--data", default=None)
+    pa.add_argument("--steps", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 50])
+    pa.add_argument("--samplers", nargs="+", default=["ddim", "consistency"])
+    pa.add_argument("--backends", nargs="+", default=["torch", "compile", "onnxruntime", "tensorrt", "torch-fused"])
+    pa.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
+    pa.add_argument("--iters", type=int, default=20)
+    pa.add_argument("--max-images", type=int, default=None)
+    pa.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    pa.add_argument("--out", default="out/pareto")
+    pa.set_defaults(func=_cmd_bench_pareto)
+
+
+def _cmd_bench_pareto(a: argparse.Namespace) -> int:
+    from jscc_rt.bench.pareto import run_pareto, write_outputs
+
+    if a.iters < 20:
+        print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
+    res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
+                     backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
+                     progress=lambda s: print(f"  {s}", file=sys.stderr))
+    print(write_outputs(res, a.out))
+    return 0
 
 
 def _cuda() -> bool:

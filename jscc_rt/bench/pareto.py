@@ -1,0 +1,235 @@
+"""``jscc-rt bench pareto``: the latency-quality Pareto frontier across diffusion steps, samplers and backends.
+
+For every receiver plan (sampler x steps; steps 0 = the JSCC decoder alone) and SNR:
+
+* quality (PSNR, MS-SSIM, LPIPS when its weights are available) is measured once on the eval images with the torch
+  receiver graph: every backend computes the same graph (``jscc-rt export check`` bounds their differences);
+* latency p50/p90/p99 (ms per image, batch 1, after warm-up; CUDA-synchronized) and throughput (images/s) are
+  measured per backend: ``torch`` (eager), ``compile`` (torch.compile), ``onnxruntime``, ``tensorrt`` (when
+  TensorRT and a GPU are present) and ``torch-fused`` (the Link path on the Triton kernels, CUDA only).
+
+Outputs in ``out``: ``pareto.json`` (with commit, versions, device, date), ``pareto.csv``, ``pareto.md`` (summary
+and the Pareto-optimal set per backend) and ``pareto_snr{S}.png`` (latency vs PSNR, frontier drawn) per SNR.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from jscc_rt.bench.timing import time_fn
+from jscc_rt.data import eval_images, pad_to_multiple
+from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
+from jscc_rt.eval.metrics import ms_ssim, psnr
+from jscc_rt.eval.report import git_commit
+from jscc_rt.export.check import receiver_feeds
+from jscc_rt.export.graphs import EncoderGraph, ReceiverGraph
+from jscc_rt.models import load_model
+from jscc_rt.models.registry import resolve_checkpoint
+from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner
+
+BACKENDS = ("torch", "compile", "onnxruntime", "tensorrt", "torch-fused")
+
+
+def pareto_front(points: Sequence[dict], x: str = "latency_ms_p50", y: str = "psnr") -> list[dict]:
+    """Points not dominated by another (lower-or-equal latency and higher-or-equal quality, one strictly)."""
+    front = []
+    for p in points:
+        dominated = any(q is not p and q[x] <= p[x] and q[y] >= p[y] and (q[x] < p[x] or q[y] > p[y]) for q in points)
+        if not dominated:
+            front.append(p)
+    return sorted(front, key=lambda r: r[x])
+
+
+def backend_status(name: str, device: torch.device) -> str | None:
+    """``None`` when ``name`` can run here, else why not."""
+    if name in ("torch", "compile"):
+        return None
+    if name == "onnxruntime":
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "onnxruntime not installed"
+        return None
+    if name == "tensorrt":
+        try:
+            import tensorrt  # noqa: F401
+        except ImportError:
+            return "TensorRT not installed"
+        return None if device.type == "cuda" else "TensorRT needs a CUDA GPU"
+    if name == "torch-fused":
+        return None if device.type == "cuda" else "Triton kernels need a CUDA GPU"
+    return f"unknown backend {name!r}"
+
+
+def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path, tag: str, device: torch.device):
+    if backend in ("torch", "compile"):
+        return TorchRunner(graph, names, device=device, compile=backend == "compile")
+    from jscc_rt.export.onnx_export import export_graph, receiver_inputs, SPECS
+
+    ins = receiver_inputs(graph.consistency, graph.steps)
+    c = graph.decoder.stem.in_channels
+    ex = (torch.randn(1, c, 8, 12), torch.tensor([0.1]), torch.tensor([5.0]))
+    ex += (torch.randn(1, graph.steps - 1, c, 8, 12),) if "noise" in ins else ()
+    path = export_graph(graph, ex, tmp / f"{tag}.onnx", ins, SPECS["receiver"].outputs,
+                        {"graph": "receiver", "steps": graph.steps, "stride": 8,
+                         "jscc_config": {"latent_channels": c}})
+    if backend == "onnxruntime":
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+        return OnnxRuntimeRunner(path, providers=providers)
+    from jscc_rt.export.trt import build_engine
+    from jscc_rt.runtime.runners import TensorRTRunner
+
+    return TensorRTRunner(build_engine(path, precision="fp16", cache_dir=tmp / "trt"))
+
+
+def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, data: str | None,
+               steps: Sequence[int] = (0, 1, 2, 4, 8, 16, 50), samplers: Sequence[str] = ("ddim", "consistency"),
+               backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
+               max_images: int | None = None, device: str = "cpu", seed: int = 0,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring."""
+    dev = torch.device(device)
+    set_name, images = eval_images(data)
+    images = images[:max_images] if max_images else images
+    jscc = load_model(resolve_checkpoint(model)).to(dev)
+    nets = {"ddim": load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").to(dev) if denoiser else None,
+            "consistency": load_model(resolve_checkpoint(consistency), expect="DenoiserConfig").to(dev) if consistency else None}
+    enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"], device=dev)
+    enc.load()
+    skipped = {b: r for b in backends if (r := backend_status(b, dev)) is not None}
+    plans = [("decoder", 0)] + [(s, n) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
+    points, lpips_ok = [], True
+    tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
+    for sampler, n in plans:
+        net = nets.get(sampler) if n else None
+        sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
+        graph = ReceiverGraph(jscc, net, sched, n).to(dev).eval()
+        names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and n > 1 else [])
+        ref = TorchRunner(graph, names, device=dev)
+        ref.load()
+        for snr in snrs:
+            if progress:
+                progress(f"quality {sampler} x {n} @ {snr:g} dB")
+            g = torch.Generator().manual_seed(seed)
+            q = {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0}
+            for _, img in images:
+                feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"sampler": sampler if n else None,
+                                                                          "steps": n}, g)
+                rec = ref.infer(feeds)["images"][..., : img.shape[-2], : img.shape[-1]].clamp(0, 1).cpu()
+                x = img[None]
+                q["psnr"] += float(psnr(x, rec)[0]) / len(images)
+                q["ms_ssim"] += float(ms_ssim(x, rec)[0]) / len(images) if min(x.shape[-2:]) > 160 else float("nan")
+                if lpips_ok:
+                    try:
+                        q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
+                    except MetricUnavailable:
+                        lpips_ok = False
+            feeds = receiver_feeds(enc, images[0][1].to(dev), snr, jscc.stride,
+                                   {"sampler": sampler if n else None, "steps": n}, g)
+            for be in backends:
+                if be in skipped:
+                    continue
+                if progress:
+                    progress(f"latency {be} {sampler} x {n} @ {snr:g} dB")
+                if be == "torch-fused":
+                    t = _fused_latency(jscc, net, sched, sampler, n, images[0][1], snr, iters, dev)
+                else:
+                    runner = ref if be == "torch" else _make_runner(be, graph, names, tmp, f"{sampler}{n}", dev)
+                    if not runner.loaded:
+                        runner.load()
+                    t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)
+                points.append({"backend": be, "sampler": sampler if n else "decoder", "steps": n, "snr_db": snr,
+                               **{k: v for k, v in q.items() if k != "lpips"},
+                               "lpips": q["lpips"] if lpips_ok else None, **t,
+                               "throughput_img_s": 1000.0 / t["latency_ms_mean"]})
+    meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
+            else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
+            "n_images": len(images), "image_hw_latency": list(images[0][1].shape[-2:]), "iters": iters,
+            "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok}
+    return {"meta": meta, "points": points, "skipped": skipped}
+
+
+def _fused_latency(jscc, net, sched, sampler: str, n: int, img: torch.Tensor, snr: float, iters: int,
+                   dev: torch.device) -> dict:
+    """Latency of the whole Link (transmit + fused channel + sampler steps on Triton + decode), batch 1."""
+    from jscc_rt.channel import ChannelConfig
+    from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
+    from jscc_rt.pipeline import Link
+
+    rx = DiffusionReceiver(net, sched, ReceiverConfig(sampler=sampler, steps=n)) if n else None  # type: ignore[arg-type]
+    link = Link(jscc, ChannelConfig("awgn"), receiver=rx)
+    x = pad_to_multiple(img[None].to(dev), jscc.stride)[0]
+    with torch.no_grad():
+        return time_fn(lambda: link(x, snr), warmup=3, iters=iters, device=dev)
+
+
+def write_outputs(result: dict, out: str | Path) -> str:
+    """Write JSON, CSV, plots and markdown; returns the markdown."""
+    o = Path(out)
+    o.mkdir(parents=True, exist_ok=True)
+    (o / "pareto.json").write_text(json.dumps(result, indent=2) + "\n")
+    pts = result["points"]
+    if pts:
+        with (o / "pareto.csv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(pts[0]))
+            w.writeheader()
+            w.writerows(pts)
+    m = result["meta"]
+    lines = [f"Device: {m['device']}; eval set: {m['eval_set']} ({m['n_images']} images, latency on one "
+             f"{m['image_hw_latency'][0]}x{m['image_hw_latency'][1]} image, {m['iters']} timed runs); commit {m['commit']}",
+             "", "| backend | receiver | steps | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms | p90 ms | p99 ms | img/s | Pareto |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    front_ids = set()
+    for be in sorted({p["backend"] for p in pts}):
+        for snr in sorted({p["snr_db"] for p in pts}):
+            front_ids |= {id(p) for p in pareto_front([p for p in pts if p["backend"] == be and p["snr_db"] == snr])}
+    for p in pts:
+        lp = "n/a" if p["lpips"] is None else f"{p['lpips']:.4f}"
+        lines.append(f"| {p['backend']} | {p['sampler']} | {p['steps']} | {p['snr_db']:g} | {p['psnr']:.2f} | "
+                     f"{p['ms_ssim']:.4f} | {lp} | {p['latency_ms_p50']:.1f} | {p['latency_ms_p90']:.1f} | "
+                     f"{p['latency_ms_p99']:.1f} | {p['throughput_img_s']:.2f} | {'yes' if id(p) in front_ids else ''} |")
+    if result["skipped"]:
+        lines += ["", "Backends not run here: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items())]
+    md = "\n".join(lines)
+    (o / "pareto.md").write_text(md + "\n")
+    _plots(pts, o)
+    return md
+
+
+def _plots(pts: list[dict], o: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for snr in sorted({p["snr_db"] for p in pts}):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for be in sorted({p["backend"] for p in pts}):
+            sel = [p for p in pts if p["backend"] == be and p["snr_db"] == snr]
+            for smp, mk in (("decoder", "s"), ("ddim", "o"), ("consistency", "^")):
+                s2 = [p for p in sel if p["sampler"] == smp]
+                if s2:
+                    ax.scatter([p["latency_ms_p50"] for p in s2], [p["psnr"] for p in s2], marker=mk, alpha=0.7,
+                               label=f"{be} {smp}")
+                    for p in s2:
+                        ax.annotate(str(p["steps"]), (p["latency_ms_p50"], p["psnr"]), fontsize=6)
+            front = pareto_front(sel)
+            ax.plot([p["latency_ms_p50"] for p in front], [p["psnr"] for p in front], "-", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency p50 (ms / image)")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"Latency-quality frontier at {snr:g} dB SNR")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(o / f"pareto_snr{snr:g}.png", dpi=120)
+        plt.close(fig)

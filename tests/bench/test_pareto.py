@@ -1,0 +1,44 @@
+"""Pareto harness: frontier logic, and a small sweep writing JSON / CSV / markdown / plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from jscc_rt.bench.pareto import pareto_front, run_pareto, write_outputs
+
+
+def test_pareto_front() -> None:
+    pts = [{"latency_ms_p50": 1, "psnr": 20}, {"latency_ms_p50": 2, "psnr": 25}, {"latency_ms_p50": 3, "psnr": 24},
+           {"latency_ms_p50": 4, "psnr": 26}, {"latency_ms_p50": 2, "psnr": 19}]
+    assert [(p["latency_ms_p50"], p["psnr"]) for p in pareto_front(pts)] == [(1, 20), (2, 25), (4, 26)]
+
+
+def test_small_sweep_writes_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt import JSCCConfig, JSCCModel, save_model
+    from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
+
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "j.pt")
+    train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8,
+                                         batch_size=4, steps=2, cd_steps=2, width=16, threads=1), tmp_path / "d",
+                    show_progress=False)
+    res = run_pareto(str(tmp_path / "j.pt"), str(tmp_path / "d/denoiser.pt"), str(tmp_path / "d/consistency.pt"),
+                     data=None, steps=(0, 1, 2), backends=("torch", "onnxruntime", "tensorrt", "torch-fused"),
+                     snrs=(0.0, 10.0), iters=2, max_images=1)
+    pts = res["points"]
+    # 5 plans (decoder, ddim 1/2, consistency 1/2) x 2 SNR x 2 runnable backends
+    assert len(pts) == 5 * 2 * 2
+    assert {"tensorrt", "torch-fused"} <= set(res["skipped"]) if not torch.cuda.is_available() else True
+    for p in pts:
+        assert p["latency_ms_p50"] <= p["latency_ms_p90"] <= p["latency_ms_p99"] and p["runs"] >= 2
+        assert 0 < p["psnr"] < 100
+    md = write_outputs(res, tmp_path / "out")
+    assert "| backend | receiver |" in md and "yes" in md
+    assert json.loads((tmp_path / "out/pareto.json").read_text())["meta"]["n_images"] == 1
+    assert (tmp_path / "out/pareto.csv").read_text().count("\n") == len(pts) + 1
+    for snr in (0, 10):
+        assert (tmp_path / f"out/pareto_snr{snr}.png").stat().st_size > 5000
