@@ -125,7 +125,9 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     data_name, imgs = _training_images(TrainConfig(data=cfg.data, crop=cfg.crop, downsample=jscc.stride))
     x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
                                show_progress)
-    n_val = max(16, cfg.n_latents // 20)
+    if cfg.n_latents < 4:
+        raise ValueError(f"n_latents must be >= 4 (training + validation latents), got {cfg.n_latents}")
+    n_val = min(max(16, cfg.n_latents // 20), cfg.n_latents // 2)
     xv, sv = x0[:n_val, :, : cfg.latent_crop, : cfg.latent_crop], snr[:n_val]
     x0, snr = x0[n_val:], snr[n_val:]
     sched = NoiseSchedule(kind=cfg.schedule)  # type: ignore[arg-type]
