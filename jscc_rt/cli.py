@@ -9,6 +9,19 @@ from typing import Sequence
 from jscc_rt._validate import JsccInputError
 
 
+def _emit(out: str | None, stem: str, data: object, md: str) -> int:
+    """Print ``md``; with ``out``, also write ``out/stem.json`` and ``out/stem.md``."""
+    if out:
+        from pathlib import Path
+
+        o = Path(out)
+        o.mkdir(parents=True, exist_ok=True)
+        (o / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
+        (o / f"{stem}.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="link-level simulation: uncoded BER and measured SNR vs theory, or a model's link")
     p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
@@ -188,19 +201,10 @@ def _cuda() -> bool:
 
 
 def _cmd_bench_kernels(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from jscc_rt.bench.kernels import bench_kernels, markdown
 
     res = bench_kernels(a.device, a.batch, iters=a.iters, progress=lambda s: print(f"  {s}", file=sys.stderr))
-    md = markdown(res)
-    if a.out:
-        o = Path(a.out)
-        o.mkdir(parents=True, exist_ok=True)
-        (o / "kernels.json").write_text(json.dumps(res, indent=2) + "\n")
-        (o / "kernels.md").write_text(md + "\n")
-    print(md)
-    return 0
+    return _emit(a.out, "kernels", res, markdown(res))
 
 
 def _add_eval_diffusion(sub: argparse._SubParsersAction) -> None:
@@ -223,22 +227,13 @@ def _add_eval_diffusion(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_eval_diffusion(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from jscc_rt.eval.diffusion_eval import diffusion_markdown, run_diffusion_eval
 
     rows = run_diffusion_eval(a.model, a.denoiser, a.consistency, data=a.data, snrs=a.snr, ddim_steps=a.ddim_steps,
                               cm_steps=a.cm_steps, noise_start_steps=a.noise_start_steps, channel=a.channel,
                               max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
                               show_progress=not a.no_progress)
-    md = diffusion_markdown(rows)
-    if a.out:
-        o = Path(a.out)
-        o.mkdir(parents=True, exist_ok=True)
-        (o / "diffusion.json").write_text(json.dumps(rows, indent=2) + "\n")
-        (o / "diffusion.md").write_text(md + "\n")
-    print(md)
-    return 0
+    return _emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -303,19 +298,13 @@ def _cmd_export_check(a: argparse.Namespace) -> int:
 
 
 def _cmd_export_latency(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from jscc_rt.export.latency import receiver_latency
 
     rows = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters)
     lines = ["| graph | backend | image | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|"]
     lines += [f"| {r['graph']} | {r['backend']} | {r['image'][0]}x{r['image'][1]} | {r['latency_ms_p50']:.1f} | "
               f"{r['latency_ms_p90']:.1f} | {r['latency_ms_p99']:.1f} |" for r in rows]
-    if a.out:
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        (Path(a.out) / "latency.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("\n".join(lines))
-    return 0
+    return _emit(a.out, "latency", rows, "\n".join(lines))
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:

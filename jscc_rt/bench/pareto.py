@@ -4,7 +4,8 @@ For every receiver plan (sampler x steps; steps 0 = the JSCC decoder alone) and 
 
 * quality (PSNR, MS-SSIM, LPIPS when its weights are available) is measured once on the eval images with the torch
   receiver graph: every backend computes the same graph (``jscc-rt export check`` bounds their differences);
-* latency p50/p90/p99 (ms per image, batch 1, after warm-up; CUDA-synchronized) and throughput (images/s) are
+* latency p50/p90/p99 (ms per image, batch 1, on the smallest eval image, after warm-up; CUDA-synchronized) and
+  throughput (images/s) are
   measured per backend: ``torch`` (eager), ``compile`` (torch.compile), ``onnxruntime``, ``tensorrt`` (when
   TensorRT and a GPU are present) and ``torch-fused`` (the Link path on the Triton kernels, CUDA only).
 
@@ -104,6 +105,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             "consistency": load_model(resolve_checkpoint(consistency), expect="DenoiserConfig").to(dev) if consistency else None}
     enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"], device=dev)
     enc.load()
+    lat_img = min((img for _, img in images), key=lambda im: im.shape[-1] * im.shape[-2])  # latency: smallest image
     skipped = {b: r for b in backends if (r := backend_status(b, dev)) is not None}
     plans = [("decoder", 0)] + [(s, n) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
     points, lpips_ok = [], True
@@ -132,7 +134,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                         q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
                     except MetricUnavailable:
                         lpips_ok = False
-            feeds = receiver_feeds(enc, images[0][1].to(dev), snr, jscc.stride,
+            feeds = receiver_feeds(enc, lat_img.to(dev), snr, jscc.stride,
                                    {"sampler": sampler if n else None, "steps": n}, g)
             for be in backends:
                 if be in skipped:
@@ -140,7 +142,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 if progress:
                     progress(f"latency {be} {sampler} x {n} @ {snr:g} dB")
                 if be == "torch-fused":
-                    t = _fused_latency(jscc, net, sched, sampler, n, images[0][1], snr, iters, dev)
+                    t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev)
                 else:
                     runner = ref if be == "torch" else _make_runner(be, graph, names, tmp, f"{sampler}{n}", dev)
                     if not runner.loaded:
@@ -153,7 +155,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
             else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
-            "n_images": len(images), "image_hw_latency": list(images[0][1].shape[-2:]), "iters": iters,
+            "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok}
     return {"meta": meta, "points": points, "skipped": skipped}
 
