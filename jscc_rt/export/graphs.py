@@ -7,6 +7,9 @@
   latent layout), ``noise_var (B,)`` (effective complex noise variance per symbol, linear), ``snr_db (B,)`` (channel
   SNR the encoder used) ``[, noise (B, N-1, c, h, w)]`` -> ``images``. The SNR-matched start step, the ``alpha_bar``
   interpolation and ``N`` DDIM (eta = 0) or consistency steps are unrolled in the graph, in float32.
+
+Run in PyTorch (the torch runtime), each sampler update goes through :func:`jscc_rt.kernels.sampler_step` (the
+fused Triton kernel on CUDA); while being exported it is written with plain tensor ops, the same arithmetic.
 """
 from __future__ import annotations
 
@@ -18,7 +21,18 @@ from torch import nn
 from jscc_rt.diffusion.consistency import ConsistencyModel
 from jscc_rt.diffusion.denoiser import LatentDenoiser
 from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.kernels.dispatch import sampler_step
 from jscc_rt.models.jscc import JSCCModel
+
+
+def _update(x: torch.Tensor, e: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+            c: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """``a*x + b*e (+ c*noise)`` with per-sample ``(B,)`` coefficients: the dispatcher in PyTorch, plain ops in export."""
+    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+        v = lambda t: t.view(-1, 1, 1, 1)  # noqa: E731
+        y = v(a) * x + v(b) * e
+        return y if c is None else y + v(c) * noise
+    return sampler_step(x, e, a, b, c, noise)
 
 
 class EncoderGraph(nn.Module):
@@ -91,11 +105,14 @@ class ReceiverGraph(nn.Module):
         for i in range(self.steps):
             t = u * (1.0 - i / self.steps)
             t_next = u * (1.0 - (i + 1) / self.steps) if i < self.steps - 1 else torch.full_like(u, -1.0)
-            ab_t, ab_p = self.alpha_bar_at(t).view(-1, 1, 1, 1), self.alpha_bar_at(t_next).view(-1, 1, 1, 1)
+            ab_t, ab_p = self.alpha_bar_at(t), self.alpha_bar_at(t_next)
             if self.consistency:
                 x0 = self.denoiser(x, t, snr_db)
-                x = x0 if i == self.steps - 1 else torch.sqrt(ab_p) * x0 + torch.sqrt(1 - ab_p) * noise[:, i]
+                if i == self.steps - 1:
+                    x = x0
+                else:
+                    x = _update(x0, x0, torch.sqrt(ab_p), torch.zeros_like(ab_p), torch.sqrt(1 - ab_p), noise[:, i])
             else:
                 eps = self.denoiser(x, t, snr_db)
-                x = torch.sqrt(ab_p / ab_t) * x + (torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t)) * eps
+                x = _update(x, eps, torch.sqrt(ab_p / ab_t), torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t))
         return self.decoder(x * math.sqrt(self.power / 2.0), snr_eff_db)
