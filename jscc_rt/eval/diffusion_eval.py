@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Sequence
 
 import torch
@@ -21,13 +22,18 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
                block_len: int | None = None, csi_err_var: float = 0.0, equalizer: str = "zf", start: str = "matched",
                decoder_snr_db: float | None = None) -> Link:
     """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone."""
-    jscc = load_model(resolve_checkpoint(model))
+    jpath = resolve_checkpoint(model)
+    jscc = load_model(jpath)
     ch = ChannelConfig(kind=channel, block_len=block_len, csi_err_var=csi_err_var, equalizer=equalizer)  # type: ignore[arg-type]
     if denoiser is None or steps == 0:
         return Link(jscc, ch)
     den = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig")
     from jscc_rt.diffusion import NoiseSchedule
+    from jscc_rt.models.checkpoint import file_sha256
 
+    if den.meta.get("jscc_sha256") not in (None, file_sha256(jpath)):  # type: ignore[attr-defined]
+        warnings.warn(f"denoiser {denoiser} was trained on the latents of another JSCC checkpoint than {model}; "
+                      "expect poor denoising", stacklevel=2)
     sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
     rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start))  # type: ignore[arg-type]
     return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db)

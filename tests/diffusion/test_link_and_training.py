@@ -59,3 +59,19 @@ def test_denoiser_training_reduces_latent_error(tmp_path: Path, monkeypatch: pyt
     assert meta["jscc_config"]["latent_channels"] == 24 and meta["schedule"]["num_steps"] == 1000
     with pytest.raises(JsccInputError, match="JSCCConfig model is needed"):
         load_model(tmp_path / "d" / "denoiser.pt")
+
+
+def test_build_link_warns_on_foreign_denoiser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt.eval.diffusion_eval import build_link
+
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "a.pt")
+    torch.manual_seed(1)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "b.pt")
+    train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "a.pt"), crop=64, n_latents=8, latent_crop=8,
+                                         batch_size=2, steps=1, cd_steps=0, width=16, threads=1), tmp_path / "d",
+                    show_progress=False)
+    build_link(str(tmp_path / "a.pt"), str(tmp_path / "d/denoiser.pt"), "ddim", 2)  # matching: no warning
+    with pytest.warns(UserWarning, match="another JSCC checkpoint"):
+        build_link(str(tmp_path / "b.pt"), str(tmp_path / "d/denoiser.pt"), "ddim", 2)
