@@ -134,6 +134,32 @@ def _cmd_train_diffusion(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_compress(sub: argparse._SubParsersAction) -> None:
+    from jscc_rt.train.compress import CompressTrainConfig
+
+    d = CompressTrainConfig()
+    p = sub.add_parser("train-compress", help="VAE bandwidth compression (2x / 4x fewer channel uses) on a VAE-JSCC")
+    p.add_argument("--base", required=True, help="trained VAE-JSCC checkpoint (frozen)")
+    p.add_argument("--factor", type=int, choices=(2, 4), default=d.factor)
+    p.add_argument("--data", default=None)
+    p.add_argument("--val-data", default=None)
+    for name in ("width", "crop", "batch_size", "steps", "seed", "val_every", "val_images", "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("lr", "lambda_mse", "gamma_kl", "snr_min_db", "snr_max_db"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train_compress)
+
+
+def _cmd_train_compress(a: argparse.Namespace) -> int:
+    from jscc_rt.train.compress import CompressTrainConfig, train_compress
+
+    cfg = CompressTrainConfig(**{k: getattr(a, k) for k in CompressTrainConfig.__dataclass_fields__ if hasattr(a, k)})
+    print(json.dumps({"out": a.out, "val": train_compress(cfg, a.out, show_progress=not a.no_progress)}))
+    return 0
+
+
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="PSNR / SSIM / MS-SSIM vs SNR table and plot for trained models")
     p.add_argument("checkpoints", nargs="+", help="model .pt files (or names of shipped weights, e.g. deepjscc-1_16)")
@@ -322,7 +348,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_eval, _add_eval_diffusion, _add_export, _add_bench, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_export, _add_bench, _add_demo):
         add(sub)
     return p
 

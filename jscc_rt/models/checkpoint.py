@@ -76,16 +76,31 @@ def load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], s
     model.load_state_dict(state)
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu", expect: str = "JSCCConfig") -> torch.nn.Module:
+#: Config kinds that give a transmitter/receiver pair usable by :class:`~jscc_rt.pipeline.Link`.
+JSCC_KINDS = ("JSCCConfig", "CompressConfig")
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
+               expect: str | tuple[str, ...] = JSCC_KINDS) -> torch.nn.Module:
     """Load a checkpoint written by :func:`save_model` into an eval-mode model on ``device``.
 
-    ``expect`` names the config kind the caller needs (``"JSCCConfig"`` or ``"DenoiserConfig"``); a denoiser saved
-    with ``meta["parameterization"] == "consistency"`` loads as a :class:`ConsistencyModel`.
+    ``expect`` names the config kind(s) the caller accepts: by default a JSCC model (``JSCCConfig``, or a
+    ``CompressConfig`` bandwidth-compressed VAE-JSCC), or ``"DenoiserConfig"``; a denoiser saved with
+    ``meta["parameterization"] == "consistency"`` loads as a :class:`ConsistencyModel`.
     """
     payload = read_checkpoint(path)
     kind = payload.get("kind")
-    if kind != expect:
-        raise JsccInputError(f"checkpoint {str(path)!r} holds a {kind!r}, but a {expect} model is needed here")
+    allowed = (expect,) if isinstance(expect, str) else expect
+    if kind not in allowed:
+        raise JsccInputError(f"checkpoint {str(path)!r} holds a {kind!r}, but a {' or '.join(allowed)} model is "
+                             "needed here")
+    if kind == "CompressConfig":
+        from jscc_rt.models.compress import CompressConfig, CompressedJSCC
+
+        cm = CompressedJSCC(CompressConfig.from_dict(payload["config"]))
+        load_state_checked(cm, payload["state_dict"], repr(str(path)))
+        cm.meta = payload.get("meta", {})  # type: ignore[attr-defined]
+        return cm.to(device).eval()
     if kind == "DenoiserConfig":
         from jscc_rt.diffusion.consistency import ConsistencyModel
         from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser

@@ -57,7 +57,7 @@ def test_denoiser_training_reduces_latent_error(tmp_path: Path, monkeypatch: pyt
     assert type(cm).__name__ == "ConsistencyModel"
     meta = json.loads((tmp_path / "d" / "denoiser.json").read_text())["meta"]
     assert meta["jscc_config"]["latent_channels"] == 24 and meta["schedule"]["num_steps"] == 1000
-    with pytest.raises(JsccInputError, match="JSCCConfig model is needed"):
+    with pytest.raises(JsccInputError, match="JSCCConfig or CompressConfig model is needed"):
         load_model(tmp_path / "d" / "denoiser.pt")
 
 
