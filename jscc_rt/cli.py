@@ -80,14 +80,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a Deep JSCC / VAE-JSCC model")
-    p.add_argument("--model", choices=("deepjscc", "vae"), default=d.model)
+    p.add_argument("--model", choices=("deepjscc", "vae", "unrolled"), default=d.model)
     p.add_argument("--ratio", default=d.ratio, help="bandwidth ratio k/n, e.g. 1/16 or 1/6")
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--downsample", type=int, default=d.downsample)
     p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
     p.add_argument("--val-data", default=None, help="Kodak folder or data root for validation")
     p.add_argument("--channel", choices=("awgn", "rayleigh"), default=d.channel)
-    for name in ("crop", "batch_size", "steps", "warmup", "seed", "val_every", "val_images", "ckpt_every", "threads"):
+    for name in ("crop", "batch_size", "steps", "warmup", "seed", "val_every", "val_images", "ckpt_every", "threads",
+                 "unroll_iters"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("lr", "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
@@ -262,6 +263,22 @@ def _cmd_eval_diffusion(a: argparse.Namespace) -> int:
     return _emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 
 
+def _add_eval_unrolled(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-unrolled", help="model-based receiver: learned step sizes and PSNR per iteration")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default=None)
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 10.0, 20.0])
+    p.add_argument("--out", default=None, help="write unrolled.json, unrolled.md and unrolled.png here")
+    p.set_defaults(func=_cmd_eval_unrolled)
+
+
+def _cmd_eval_unrolled(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.unrolled_report import run_unrolled_report
+
+    print(run_unrolled_report(a.checkpoint, a.data, a.snr, a.out))
+    return 0
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="ONNX / TensorRT export, parity checks and receiver latency")
     esub = p.add_subparsers(dest="export_command", required=True, metavar="WHAT")
@@ -348,7 +365,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_export, _add_bench, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_export, _add_bench, _add_demo):
         add(sub)
     return p
 

@@ -8,7 +8,7 @@ import pytest
 
 from jscc_rt.cli import build_parser, main
 
-SUBCOMMANDS = ["simulate", "train", "train-diffusion", "train-compress", "eval", "eval-diffusion", "bench", "demo"]
+SUBCOMMANDS = ["simulate", "train", "train-diffusion", "train-compress", "eval", "eval-diffusion", "eval-unrolled", "bench", "demo"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from jscc_rt._validate import JsccInputError
 
-ModelName = Literal["deepjscc", "vae"]
-MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae")
+ModelName = Literal["deepjscc", "vae", "unrolled"]
+MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae", "unrolled")
 
 
 @dataclass(frozen=True)
@@ -16,16 +16,19 @@ class JSCCConfig:
     """Architecture of a JSCC encoder/decoder pair.
 
     Attributes:
-        model: ``"deepjscc"`` (deterministic latent) or ``"vae"`` (mu / log-variance + reparameterization).
+        model: ``"deepjscc"`` (deterministic latent), ``"vae"`` (mu / log-variance + reparameterization) or
+            ``"unrolled"`` (compact encoder + model-based unrolled receiver, :mod:`jscc_rt.models.unrolled`).
         latent_channels: real latent channels ``c``; complex uses per image ``k = c * (H/s) * (W/s) / 2``.
         width: feature channels ``N`` of the inner layers (the first layer uses ``N/2``).
         downsample: spatial stride ``s`` of the encoder (power of two, 3 stages of 2 for s=8).
+        unroll_iters: ``"unrolled"`` only: receiver iterations ``K``.
     """
 
     model: ModelName = "deepjscc"
     latent_channels: int = 24
     width: int = 96
     downsample: int = 8
+    unroll_iters: int = 5
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -36,6 +39,9 @@ class JSCCConfig:
             raise JsccInputError(f"downsample must be 4, 8 or 16, got {self.downsample}")
         if self.width < 8:
             raise JsccInputError(f"width must be >= 8, got {self.width}")
+        if self.model == "unrolled" and (self.downsample != 8 or not 1 <= self.unroll_iters <= 32):
+            raise JsccInputError(f"the unrolled model needs downsample 8 and 1..32 iterations, got "
+                                 f"downsample {self.downsample}, unroll_iters {self.unroll_iters}")
 
     @property
     def ratio(self) -> Fraction:
@@ -43,7 +49,8 @@ class JSCCConfig:
         return Fraction(self.latent_channels, 6 * self.downsample**2)
 
     @classmethod
-    def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8) -> "JSCCConfig":
+    def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
+                  unroll_iters: int = 5) -> "JSCCConfig":
         """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
         r = Fraction(ratio)
         c = r * 6 * downsample**2
@@ -52,7 +59,8 @@ class JSCCConfig:
                 f"ratio {r} needs {c} latent channels at downsample {downsample}, not an even integer; "
                 "pick a ratio c/(6*s^2) with even c"
             )
-        return cls(model=model, latent_channels=int(c), width=width, downsample=downsample)  # type: ignore[arg-type]
+        return cls(model=model, latent_channels=int(c), width=width, downsample=downsample,  # type: ignore[arg-type]
+                   unroll_iters=unroll_iters)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -73,7 +73,8 @@ class Decoder(nn.Module):
 
 
 class JSCCModel(nn.Module):
-    """Encoder + decoder pair for Deep JSCC (``cfg.model == "deepjscc"``) or VAE-JSCC (``"vae"``).
+    """Encoder + decoder pair for Deep JSCC (``cfg.model == "deepjscc"``), VAE-JSCC (``"vae"``) or the model-based
+    hybrid (``"unrolled"``: compact encoder + unrolled receiver, :mod:`jscc_rt.models.unrolled`).
 
     VAE-JSCC: the encoder outputs ``mu`` and ``logvar`` (``2c`` channels); training samples
     ``z = mu + exp(logvar/2) * eps`` and adds ``KL(q(z|x) || N(0, I))``; inference transmits ``mu``
@@ -84,6 +85,12 @@ class JSCCModel(nn.Module):
         super().__init__()
         self.config = cfg
         c = cfg.latent_channels
+        if cfg.model == "unrolled":
+            from jscc_rt.models.unrolled import CompactEncoder, UnrolledDecoder
+
+            self.encoder: nn.Module = CompactEncoder(c, cfg.width)
+            self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters)
+            return
         self.encoder = Encoder(cfg, 2 * c if cfg.model == "vae" else c)
         self.decoder = Decoder(cfg)
 

@@ -32,6 +32,7 @@ class TrainConfig:
     val_snr_db: float = 10.0
     ckpt_every: int = 250
     threads: int = 0  # torch intra-op threads; 0 = torch default
+    unroll_iters: int = 5  # model "unrolled" only
     init: str | None = None  # start from these weights (same architecture), e.g. to continue a shipped model
 
     def __post_init__(self) -> None:

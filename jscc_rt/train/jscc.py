@@ -58,7 +58,8 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample)
+    mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
+                                unroll_iters=cfg.unroll_iters)
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model
