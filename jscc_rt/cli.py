@@ -204,6 +204,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
+    pa.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
     pa.add_argument("--device", default="cuda" if _cuda() else "cpu")
     pa.add_argument("--out", default="out/pareto")
     pa.set_defaults(func=_cmd_bench_pareto)
@@ -216,7 +217,7 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
         print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
-                     progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     decoder_snr_db=a.decoder_snr, progress=lambda s: print(f"  {s}", file=sys.stderr))
     print(write_outputs(res, a.out))
     return 0
 
@@ -287,6 +288,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--denoiser", default=None)
     o.add_argument("--consistency", default=None)
     o.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4])
+    o.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
     o.add_argument("--out", default="out/onnx")
     o.set_defaults(func=_cmd_export_onnx)
     t = esub.add_parser("trt", help="TensorRT engines from the exported ONNX (needs TensorRT and a CUDA GPU)")
@@ -311,7 +313,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _cmd_export_onnx(a: argparse.Namespace) -> int:
     from jscc_rt.export.onnx_export import export_all
 
-    for p in export_all(a.model, a.denoiser, a.out, steps=tuple(a.steps), consistency=a.consistency):
+    for p in export_all(a.model, a.denoiser, a.out, steps=tuple(a.steps), consistency=a.consistency,
+                        decoder_snr_db=a.decoder_snr):
         print(p)
     return 0
 

@@ -63,7 +63,7 @@ def run_demo(out: str | Path) -> int:
 
         print(f"\n== diffusion receiver Pareto sweep ({DIFF_MODEL} + {DIFF_DENOISER} / {DIFF_CONSISTENCY}) ==")
         res = run_pareto(DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY, data=None, steps=(0, 1, 2, 4),
-                         backends=("torch", "onnxruntime"), snrs=(0.0, 10.0), iters=20,
+                         backends=("torch", "onnxruntime"), snrs=(0.0, 10.0), iters=20, decoder_snr_db=20.0,
                          progress=lambda s: print(f"  {s}", file=sys.stderr))
         print(write_outputs(res, out / "pareto"))
     print(f"\nwrote {out}/ (psnr_vs_snr.png, table.md, results.json, reconstructions of {name!r}, pareto/) "

@@ -31,7 +31,8 @@ class LinkResult:
 
     Attributes:
         images: ``(B, 3, H, W)`` reconstructions in [0, 1] (cropped to the input size).
-        received: ``(B, k, 2)`` equalized symbols the decoder saw.
+        received: ``(B, k, 2)`` equalized symbols the decoder saw; with a diffusion receiver, the received latent in
+            the diffusion domain at the matched step (``sqrt(alpha_bar_u) * sqrt(2/P) * y``) that denoising started from.
         snr_eff_db: ``(B,)`` post-equalization SNR in dB (the decoder's conditioning).
         h: ``(B, NB, 2)`` fading coefficient per block (None for AWGN).
         kl: ``(B,)`` VAE KL term in nats (None for Deep JSCC).

@@ -95,7 +95,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                steps: Sequence[int] = (0, 1, 2, 4, 8, 16, 50), samplers: Sequence[str] = ("ddim", "consistency"),
                backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
-               progress: Callable[[str], None] | None = None) -> dict:
+               decoder_snr_db: float | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring."""
     dev = torch.device(device)
     set_name, images = eval_images(data)
@@ -113,7 +113,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     for sampler, n in plans:
         net = nets.get(sampler) if n else None
         sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
-        graph = ReceiverGraph(jscc, net, sched, n).to(dev).eval()
+        graph = ReceiverGraph(jscc, net, sched, n, decoder_snr_db=decoder_snr_db).to(dev).eval()
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and n > 1 else [])
         ref = TorchRunner(graph, names, device=dev)
         ref.load()
@@ -142,7 +142,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 if progress:
                     progress(f"latency {be} {sampler} x {n} @ {snr:g} dB")
                 if be == "torch-fused":
-                    t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev)
+                    t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev, decoder_snr_db)
                 else:
                     runner = ref if be == "torch" else _make_runner(be, graph, names, tmp, f"{sampler}{n}", dev)
                     if not runner.loaded:
@@ -156,19 +156,20 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
             else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
-            "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok}
+            "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok,
+            "decoder_snr_db": decoder_snr_db}
     return {"meta": meta, "points": points, "skipped": skipped}
 
 
 def _fused_latency(jscc, net, sched, sampler: str, n: int, img: torch.Tensor, snr: float, iters: int,
-                   dev: torch.device) -> dict:
+                   dev: torch.device, decoder_snr_db: float | None = None) -> dict:
     """Latency of the whole Link (transmit + fused channel + sampler steps on Triton + decode), batch 1."""
     from jscc_rt.channel import ChannelConfig
     from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
     from jscc_rt.pipeline import Link
 
     rx = DiffusionReceiver(net, sched, ReceiverConfig(sampler=sampler, steps=n)) if n else None  # type: ignore[arg-type]
-    link = Link(jscc, ChannelConfig("awgn"), receiver=rx)
+    link = Link(jscc, ChannelConfig("awgn"), receiver=rx, decoder_snr_db=decoder_snr_db)
     x = pad_to_multiple(img[None].to(dev), jscc.stride)[0]
     with torch.no_grad():
         return time_fn(lambda: link(x, snr), warmup=3, iters=iters, device=dev)

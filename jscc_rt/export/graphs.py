@@ -71,8 +71,11 @@ class ReceiverGraph(nn.Module):
     """Unrolled diffusion receiver + JSCC decoder (``steps = 0``: the decoder alone)."""
 
     def __init__(self, model: JSCCModel, denoiser: LatentDenoiser | ConsistencyModel | None, schedule: NoiseSchedule,
-                 steps: int, *, power: float = 1.0) -> None:
+                 steps: int, *, power: float = 1.0, decoder_snr_db: float | None = None) -> None:
+        """``decoder_snr_db``: SNR (dB) the decoder is conditioned on after denoising (None: the effective channel
+        SNR). Without denoising the decoder always gets the effective channel SNR."""
         super().__init__()
+        self.decoder_snr_db = decoder_snr_db
         self.decoder = model.decoder
         self.denoiser = denoiser
         self.consistency = isinstance(denoiser, ConsistencyModel)
@@ -115,4 +118,5 @@ class ReceiverGraph(nn.Module):
             else:
                 eps = self.denoiser(x, t, snr_db)
                 x = _update(x, eps, torch.sqrt(ab_p / ab_t), torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t))
-        return self.decoder(x * math.sqrt(self.power / 2.0), snr_eff_db)
+        cond = snr_eff_db if self.decoder_snr_db is None else torch.full_like(snr_eff_db, self.decoder_snr_db)
+        return self.decoder(x * math.sqrt(self.power / 2.0), cond)

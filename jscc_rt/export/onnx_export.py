@@ -66,9 +66,11 @@ def export_graph(module: torch.nn.Module, example: tuple[torch.Tensor, ...], pat
 
 
 def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple[int, ...] = (1, 2, 4),
-               consistency: str | None = None, example_hw: tuple[int, int] = (64, 96)) -> list[Path]:
+               consistency: str | None = None, example_hw: tuple[int, int] = (64, 96),
+               decoder_snr_db: float | None = None) -> list[Path]:
     """Export the encoder and decoder of ``jscc``; with ``denoiser``, the denoiser and a DDIM receiver per step
-    budget; with ``consistency``, a consistency receiver per step budget. Returns the written ONNX paths."""
+    budget; with ``consistency``, a consistency receiver per step budget. ``decoder_snr_db``: the decoder's
+    conditioning after denoising (None: effective channel SNR). Returns the written ONNX paths."""
     out = Path(out)
     jpath = resolve_checkpoint(jscc)
     model = load_model(jpath)
@@ -102,7 +104,8 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
         for n in steps:
             ins = receiver_inputs(kind == "consistency", n)
             ex = (lat, torch.tensor([0.1]), snr) + ((torch.randn(1, n - 1, *lat.shape[1:]),) if "noise" in ins else ())
-            paths.append(export_graph(ReceiverGraph(model, den, sched, n), ex, out / f"receiver_{kind}{n}.onnx", ins,
-                                      SPECS["receiver"].outputs, {"graph": "receiver", "steps": n, "sampler": kind,
-                                                                   "eta": 0.0, **dmeta}))
+            graph = ReceiverGraph(model, den, sched, n, decoder_snr_db=decoder_snr_db)
+            paths.append(export_graph(graph, ex, out / f"receiver_{kind}{n}.onnx", ins, SPECS["receiver"].outputs,
+                                      {"graph": "receiver", "steps": n, "sampler": kind, "eta": 0.0,
+                                       "decoder_snr_db": decoder_snr_db, **dmeta}))
     return paths

@@ -30,7 +30,7 @@ def graph_from_sidecar(meta: dict) -> ReceiverGraph:
     if meta.get("steps"):
         den = load_model(meta["denoiser_checkpoint"], expect="DenoiserConfig")
     sched = NoiseSchedule(**meta["schedule"]) if "schedule" in meta else NoiseSchedule()
-    return ReceiverGraph(jscc, den, sched, meta.get("steps") or 0).eval()
+    return ReceiverGraph(jscc, den, sched, meta.get("steps") or 0, decoder_snr_db=meta.get("decoder_snr_db")).eval()
 
 
 class Receiver:
@@ -49,12 +49,12 @@ class Receiver:
             runner.load()
 
     @classmethod
-    def from_checkpoints(cls, jscc: str, denoiser: str | None = None, *, steps: int = 0,
-                         device: str = "cpu") -> "Receiver":
+    def from_checkpoints(cls, jscc: str, denoiser: str | None = None, *, steps: int = 0, device: str = "cpu",
+                         decoder_snr_db: float | None = None) -> "Receiver":
         model = load_model(resolve_checkpoint(jscc))
         den = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig") if denoiser and steps else None
         sched = NoiseSchedule(**den.meta["schedule"]) if den is not None else NoiseSchedule()  # type: ignore[attr-defined]
-        graph = ReceiverGraph(model, den, sched, steps if den is not None else 0)
+        graph = ReceiverGraph(model, den, sched, steps if den is not None else 0, decoder_snr_db=decoder_snr_db)
         sampler = None if den is None else ("consistency" if graph.consistency else "ddim")
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and graph.steps > 1 else [])
         return cls(TorchRunner(graph, names, device=device), latent_channels=model.config.latent_channels,
