@@ -22,7 +22,7 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.compress import CompressConfig, CompressedJSCC, gaussian_kl
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import TrainConfig
+from jscc_rt.train.config import TrainConfig, start_run
 from jscc_rt.train.jscc import _training_images, _val_images
 
 
@@ -52,11 +52,7 @@ class CompressTrainConfig:
 
 def train_compress(cfg: CompressTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``model.pt`` (a self-contained :class:`CompressedJSCC`) into ``out``; returns the last validation."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
     base = load_model(cfg.base, expect="JSCCConfig")
     model = CompressedJSCC(CompressConfig(base.config, cfg.factor, cfg.width), base)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
 
 from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError
 
@@ -54,3 +57,13 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def start_run(out: str | Path, threads: int, seed: int) -> Path:
+    """Common start of every training run: create ``out``, set torch's thread count (0 = default) and seed."""
+    p = Path(out)
+    p.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return p

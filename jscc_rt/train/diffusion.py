@@ -26,7 +26,7 @@ from jscc_rt.diffusion.schedule import NoiseSchedule, to_diffusion
 from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.train.jscc import _training_images
-from jscc_rt.train.config import TrainConfig
+from jscc_rt.train.config import TrainConfig, start_run
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,7 @@ def _val_mse(model, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor, c
 
 def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``denoiser.pt`` (epsilon) and, if ``cd_steps``, ``consistency.pt`` into ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
     jscc = load_model(cfg.jscc)
     for p in jscc.parameters():

@@ -21,7 +21,7 @@ from jscc_rt.data.samples import sample_images
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import TrainConfig
+from jscc_rt.train.config import TrainConfig, start_run
 
 
 def _training_images(cfg: TrainConfig) -> tuple[str, list[torch.Tensor]]:
@@ -53,11 +53,7 @@ def train(
     ``stop_after`` ends the run after that many total steps (with a checkpoint), to be continued with
     ``resume=True``; the learning-rate schedule still follows ``cfg.steps``.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    out = start_run(out, cfg.threads, cfg.seed)
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
                                 unroll_iters=cfg.unroll_iters)
     model = JSCCModel(mcfg)
