@@ -17,7 +17,7 @@ from jscc_rt.kernels.dispatch import choose_impl, sampler_step, triton_unavailab
 KODAK_K = 768 * 512 * 3 // 16  # complex symbols per Kodak image at k/n = 1/16
 
 
-def _unfused_eager(z: torch.Tensor, snr: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+def _unfused_eager(z: torch.Tensor, snr: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """What a user writes without the fused op: separate torch ops, each a kernel and a trip through memory."""
     b, n = z.shape
     e = z.square().sum(1, keepdim=True)
@@ -26,7 +26,7 @@ def _unfused_eager(z: torch.Tensor, snr: torch.Tensor, table: torch.Tensor) -> t
     y = x + torch.sqrt(nv / 2).unsqueeze(1) * torch.randn_like(x)
     ab = 1 / (1 + nv)
     step = (table.unsqueeze(0) - ab.unsqueeze(1)).abs().argmin(1)
-    return y * torch.sqrt(2 * ab).unsqueeze(1), step  # type: ignore[return-value]
+    return y * torch.sqrt(2 * ab).unsqueeze(1), step
 
 
 def available_impls(device: torch.device) -> list[str]:

@@ -97,3 +97,17 @@ def test_decoder_conditioning_after_denoising_is_exported(exported: Path, tmp_pa
         c = graph_from_sidecar(src)(*feeds.values())
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(b, c)  # the conditioning really changed
+
+
+def test_receiver_graph_schedule_math_matches_noise_schedule() -> None:
+    """The graph's float32, export-friendly start step and alpha_bar interpolation track NoiseSchedule's float64."""
+    from jscc_rt.diffusion import NoiseSchedule
+    from jscc_rt.export.graphs import ReceiverGraph
+
+    sched = NoiseSchedule()
+    g = ReceiverGraph(JSCCModel(JSCCConfig(width=16)), None, sched, 0)
+    ab = torch.tensor([0.05, 0.3, 0.5, 0.77, 0.95, 0.999])
+    torch.testing.assert_close(g.start_step(ab).double(), sched.step_for_alpha_bar(ab.double(), "interp"),
+                               rtol=0, atol=1e-3)  # steps
+    t = torch.tensor([-1.0, 0.0, 10.5, 250.25, 998.0])
+    torch.testing.assert_close(g.alpha_bar_at(t).double(), sched.alpha_bar_at(t.double()), rtol=1e-5, atol=0)
