@@ -365,10 +365,58 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     return run_demo(a.out)
 
 
+def _add_baselines(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("baselines", help="separate source-channel coding (JPEG/AVIF + 5G LDPC/Polar + QAM) vs SNR")
+    p.add_argument("--data", default=None, help="Kodak folder or data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--chains", nargs="+", default=["jpeg+ldpc", "avif+ldpc", "avif+polar"],
+                   help="codec+code pairs; codecs jpeg/webp/avif, codes ldpc/polar")
+    p.add_argument("--channel", nargs="+", default=["awgn", "rayleigh"], choices=["awgn", "rayleigh"])
+    p.add_argument("--snr", type=float, nargs="+", default=[-5, 0, 5, 10, 15, 20])
+    p.add_argument("--ratio", default="1/16", help="bandwidth ratio k/n")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--threshold-blocks", type=int, default=100, help="blocks per waterfall probe")
+    p.add_argument("--thresholds", default=None, help="reuse the thresholds of an earlier baselines.json")
+    p.add_argument("--jscc-results", nargs="*", default=[], help="jscc-rt eval / eval-diffusion JSON to plot beside")
+    p.add_argument("--from-json", nargs="*", default=None,
+                   help="do not simulate: merge these baselines.json files and write the table and plots again")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--out", default="out/baselines")
+    p.set_defaults(func=_cmd_baselines)
+
+
+def _cmd_baselines(a: argparse.Namespace) -> int:
+    from fractions import Fraction
+    from pathlib import Path
+
+    from jscc_rt.baselines.report import merge_results, run_baselines, write_outputs
+
+    if a.from_json:
+        print(write_outputs(merge_results([json.loads(Path(f).read_text()) for f in a.from_json]), a.out,
+                            a.jscc_results))
+        return 0
+    chains = []
+    for c in a.chains:
+        codec, _, code = c.partition("+")
+        if codec not in ("jpeg", "webp", "avif") or code not in ("ldpc", "polar"):
+            raise JsccInputError(f"--chains entry {c!r} must be CODEC+CODE with CODEC jpeg/webp/avif, CODE ldpc/polar")
+        chains.append((codec, code))
+    th = json.loads(Path(a.thresholds).read_text())["thresholds"] if a.thresholds else None
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    res = run_baselines(a.data, chains=chains, channels=a.channel, snrs=a.snr, ratio=float(Fraction(a.ratio)),
+                        max_images=a.max_images, seed=a.seed, thresholds=th, threshold_blocks=a.threshold_blocks,
+                        progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+    print(write_outputs(res, a.out, a.jscc_results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_export, _add_bench, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_export, _add_bench, _add_baselines, _add_demo):
         add(sub)
     return p
 
@@ -380,6 +428,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (JsccInputError, FileNotFoundError) as e:
+        print(f"jscc-rt {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        from jscc_rt.baselines.codes import BaselineUnavailable  # imports no optional dependency
+
+        if not isinstance(e, BaselineUnavailable):
+            raise
         print(f"jscc-rt {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,204 @@
+"""``jscc-rt baselines``: Kodak PSNR / MS-SSIM vs SNR for separate source-channel coding, next to JSCC.
+
+For each chain (codec + code), channel and SNR: choose the MCS (:mod:`jscc_rt.baselines.mcs`), then send every
+image through the real chain (:class:`jscc_rt.baselines.chain.DigitalChain`) once. On AWGN, if the chosen MCS lost
+any image, the next lower MCS is run too and the better measured mean is kept (both are in the JSON). The
+capacity-achieving ideal (``k log2(1 + SNR)`` error-free bits, with the instantaneous SNR per image under block
+fading, i.e. CSI at the transmitter: an upper bound) is computed for every codec used.
+
+Outputs: ``baselines.json`` (rows, thresholds, meta), ``baselines.md`` and ``psnr_vs_snr_{channel}.png`` with the
+JSCC / diffusion curves read from ``jscc-rt eval`` / ``jscc-rt eval-diffusion`` JSON files.
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from jscc_rt.baselines.chain import MCS, CONCEALMENT_VALUE, DigitalChain, channel_uses, ideal_bits
+from jscc_rt.baselines.codecs import SourceCoder
+from jscc_rt.baselines.mcs import cqi_mcs, mcs_thresholds, select_mcs
+from jscc_rt.channel import ChannelConfig, draw_rayleigh_blocks
+from jscc_rt.data import eval_images
+from jscc_rt.eval.metrics import ms_ssim, psnr
+from jscc_rt.eval.report import git_commit
+
+DEFAULT_CHAINS = (("jpeg", "ldpc"), ("avif", "ldpc"), ("avif", "polar"))
+BLOCK_N = {"ldpc": 1920, "polar": 1020}  # coded bits per block, multiples of 2, 4 and 6 bits per symbol
+
+
+def _quality(img: torch.Tensor, rec: torch.Tensor) -> tuple[float, float]:
+    x, y = img[None], rec[None].clamp(0, 1)
+    return float(psnr(x, y)[0]), float(ms_ssim(x, y)[0])
+
+
+def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAULT_CHAINS,
+                  channels: Sequence[str] = ("awgn", "rayleigh"), snrs: Sequence[float] = (-5, 0, 5, 10, 15, 20),
+                  ratio: float = 1 / 16, max_images: int | None = None, seed: int = 0,
+                  thresholds: dict[str, dict[str, float]] | None = None, threshold_blocks: int = 100,
+                  progress: Callable[[str], None] | None = None) -> dict:
+    """Run every chain; returns ``{"meta", "thresholds", "rows"}`` (see the module docstring)."""
+    say = progress or (lambda s: None)
+    set_name, images = eval_images(data)
+    images = images[:max_images] if max_images else images
+    imgs = [im for _, im in images]
+    conceal = [_quality(im, torch.full_like(im, CONCEALMENT_VALUE))[0] for im in imgs]
+    thresholds = dict(thresholds or {})
+    coders = {(c, i): SourceCoder(im, c) for c, _ in chains for i, im in enumerate(imgs)}
+    rows: list[dict] = []
+    for codec, code in chains:
+        mcs_list = cqi_mcs(code, BLOCK_N[code])
+        if code not in thresholds:
+            thresholds[code] = mcs_thresholds(mcs_list, blocks=threshold_blocks, progress=say)
+        say(f"{codec}: fitting the payload of each MCS")
+        codec_psnr, encodings = {}, {}
+        for m in mcs_list:
+            ch = DigitalChain(codec, m, ratio=ratio)
+            encs = [coders[codec, i].fit(ch.payload_bits(tuple(im.shape[1:]))) for i, im in enumerate(imgs)]
+            encodings[m.label()] = encs
+            q = [_quality(im, _decoded(e))[0] if e is not None else conceal[i] for i, (im, e) in
+                 enumerate(zip(imgs, encs))]
+            codec_psnr[m.label()] = float("nan") if all(e is None for e in encs) else sum(q) / len(q)
+        for kind in channels:
+            cfg = ChannelConfig(kind)
+            for snr in snrs:
+                chosen = select_mcs(mcs_list, thresholds[code], codec_psnr, sum(conceal) / len(conceal), snr, kind)
+                tried = []
+                m: MCS | None = chosen
+                while m is not None:
+                    say(f"{codec}+{code} {kind} {snr:g} dB: {m.label()}")
+                    tried.append(_run_chain(codec, m, cfg, ratio, imgs, encodings[m.label()], snr, seed, conceal))
+                    lower = mcs_list.index(m) - 1
+                    m = mcs_list[lower] if kind == "awgn" and tried[-1]["success"] < 1.0 and lower >= 0 else None
+                if not tried:  # nothing fits: every image concealed
+                    tried.append({"mcs": None, "psnr": sum(conceal) / len(conceal), "ms_ssim": float("nan"),
+                                  "success": 0.0, "bpp": 0.0})
+                best = max(tried, key=lambda r: r["psnr"])
+                rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
+                             "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried]})
+    for codec in dict.fromkeys(c for c, _ in chains):
+        for kind in channels:
+            for snr in snrs:
+                rows.append({"chain": f"{codec}+ideal", "channel": kind, "snr_db": float(snr),
+                             **_ideal(codec, coders, imgs, kind, snr, ratio, seed, conceal)})
+    meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "eval_set": set_name, "n_images": len(imgs), "ratio": ratio, "seed": seed,
+            "block_n": BLOCK_N, "concealment": f"mid-grey image ({CONCEALMENT_VALUE})", "torch": str(torch.__version__)}
+    return {"meta": meta, "thresholds": thresholds, "rows": rows}
+
+
+def _decoded(e) -> torch.Tensor:
+    from jscc_rt.baselines.codecs import decode
+
+    return decode(e.data, e.shape)
+
+
+def _run_chain(codec: str, m: MCS, cfg: ChannelConfig, ratio: float, imgs: list[torch.Tensor], encs: list,
+               snr: float, seed: int, conceal: list[float]) -> dict:
+    chain = DigitalChain(codec, m, cfg, ratio=ratio)
+    g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * (cfg.kind == "rayleigh"))
+    ps, ss, ok, bits = [], [], 0, 0
+    for im, e in zip(imgs, encs):
+        r = chain.transmit(im, snr, generator=g, encoded=e) if e is not None else None
+        if r is not None and r.ok:
+            p, s = _quality(im, r.image)
+            ok, bits = ok + 1, bits + r.encoded.bits  # type: ignore[union-attr]
+        else:
+            p, s = _quality(im, torch.full_like(im, CONCEALMENT_VALUE))
+        ps.append(p)
+        ss.append(s)
+    pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
+    return {"mcs": m.label(), "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": ok / len(imgs),
+            "bpp": bits / pixels, "per_image_psnr": ps}
+
+
+def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: float, ratio: float, seed: int,
+           conceal: list[float]) -> dict:
+    g = torch.Generator().manual_seed(seed + 1)
+    ps, ss, bits, sent = [], [], 0, 0
+    for i, im in enumerate(imgs):
+        s = float(snr)
+        if kind == "rayleigh":
+            h = draw_rayleigh_blocks(1, 1, generator=g).h
+            s += 10.0 * math.log10(max(float(h.square().sum()), 1e-12))
+        e = coders[codec, i].fit(ideal_bits(channel_uses(tuple(im.shape[1:]), ratio), s))
+        if e is None:
+            ps.append(conceal[i])
+            ss.append(_quality(im, torch.full_like(im, CONCEALMENT_VALUE))[1])
+            continue
+        p, q = _quality(im, _decoded(e))
+        ps.append(p)
+        ss.append(q)
+        bits, sent = bits + e.bits, sent + 1
+    pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
+    return {"mcs": "capacity", "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": sent / len(imgs),
+            "bpp": bits / pixels}
+
+
+def merge_results(results: Sequence[dict]) -> dict:
+    """One result from several runs of :func:`run_baselines` (rows and thresholds concatenated; first meta)."""
+    out = {"meta": dict(results[0]["meta"]), "thresholds": {}, "rows": []}
+    for r in results:
+        out["thresholds"].update(r["thresholds"])
+        out["rows"] += [row for row in r["rows"] if row not in out["rows"]]
+    out["meta"]["merged_from"] = [r["meta"].get("commit") for r in results]
+    return out
+
+
+def write_outputs(res: dict, out: str | Path, jscc_results: Sequence[str | Path] = ()) -> str:
+    """Write JSON, markdown and one plot per channel (digital chains, ideal, and any JSCC/diffusion JSON)."""
+    o = Path(out)
+    o.mkdir(parents=True, exist_ok=True)
+    (o / "baselines.json").write_text(json.dumps(res, indent=2) + "\n")
+    m = res["meta"]
+    lines = [f"Eval set: {m['eval_set']} ({m['n_images']} images), k/n = {m['ratio']:.4g}, commit {m['commit']}; "
+             f"concealment: {m['concealment']}", "",
+             "| chain | channel | SNR (dB) | MCS | images decoded | bpp | PSNR (dB) | MS-SSIM |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['chain']} | {r['channel']} | {r['snr_db']:g} | {r['mcs']} | {100 * r['success']:.0f} % | "
+                     f"{r['bpp']:.3f} | {r['psnr']:.2f} | {r['ms_ssim']:.4f} |")
+    lines += ["", "AWGN waterfall thresholds (SNR in dB at 10 % block error rate) per MCS:", "",
+              "| code | MCS | threshold (dB) |", "|---|---|---:|"]
+    for code, th in res["thresholds"].items():
+        lines += [f"| {code} | {k} | {v:.2f} |" for k, v in th.items()]
+    md = "\n".join(lines)
+    (o / "baselines.md").write_text(md + "\n")
+    _plot(res, o, [json.loads(Path(p).read_text()) for p in jscc_results])
+    return md
+
+
+def _plot(res: dict, o: Path, others: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for kind in sorted({r["channel"] for r in res["rows"]}):
+        fig, ax = plt.subplots(figsize=(6.8, 4.6))
+        for chain in dict.fromkeys(r["chain"] for r in res["rows"]):
+            sel = sorted((r for r in res["rows"] if r["chain"] == chain and r["channel"] == kind),
+                         key=lambda r: r["snr_db"])
+            style = "--" if chain.endswith("ideal") else "-s"
+            ax.plot([r["snr_db"] for r in sel], [r["psnr"] for r in sel], style, ms=4, label=chain)
+        for d in others:
+            rows = d.get("results", d.get("rows", []))
+            key = lambda r: (r.get("model") or r.get("receiver"), r.get("steps") or 0)  # noqa: E731
+            for name, steps in dict.fromkeys(key(r) for r in rows):
+                sel = sorted((r for r in rows if key(r) == (name, steps) and r.get("channel") == kind
+                              and r.get("start", "matched") == "matched"), key=lambda r: r["snr_db"])
+                if sel:
+                    label = f"{name} x{steps}" if steps else str(name)
+                    ax.plot([r["snr_db"] for r in sel], [r["psnr"] for r in sel], "-o", ms=3, label=label)
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"Kodak, k/n = {res['meta']['ratio']:.4g}, {kind}: separate coding vs JSCC")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(o / f"psnr_vs_snr_{kind}.png", dpi=120)
+        plt.close(fig)
