@@ -280,6 +280,53 @@ def _cmd_eval_unrolled(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_noma(sub: argparse._SubParsersAction) -> None:
+    from jscc_rt.train.noma import NOMATrainConfig
+
+    d = NOMATrainConfig()
+    t = sub.add_parser("train-noma", help="two-user NOMA student from a single-user teacher, with or without KD")
+    t.add_argument("--teacher", default=d.teacher, help="single-user JSCC checkpoint (or shipped name)")
+    t.add_argument("--no-sic", dest="sic", action="store_false", help="user 2 treats user 1 as noise")
+    t.add_argument("--no-kd", action="store_true", help="train without distillation (kd weights 0)")
+    for name in ("data", "val_data"):
+        t.add_argument(f"--{name.replace('_', '-')}", default=None)
+    for name in ("crop", "batch_size", "steps", "seed", "val_every", "val_images", "threads"):
+        t.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("lr", "kd_feature", "kd_output", "snr_min_db", "snr_max_db", "a1_min", "a1_max"):
+        t.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    t.add_argument("--out", required=True)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train_noma)
+    e = sub.add_parser("eval-noma", help="NOMA: each user's PSNR vs SNR and power split (students vs teacher)")
+    e.add_argument("students", nargs="+", help="train-noma model.pt files")
+    e.add_argument("--teacher", default=None, help="single-user reference to evaluate beside")
+    e.add_argument("--data", default=None)
+    e.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0, 20.0])
+    e.add_argument("--split", type=float, nargs="+", default=[0.7, 0.8, 0.9], help="user 1's power share a1")
+    e.add_argument("--channel", default="awgn", choices=["awgn", "rayleigh"])
+    e.add_argument("--out", default=None)
+    e.set_defaults(func=_cmd_eval_noma)
+
+
+def _cmd_train_noma(a: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from jscc_rt.train.noma import NOMATrainConfig, train_noma
+
+    kw = {f.name: getattr(a, f.name) for f in fields(NOMATrainConfig)}
+    if a.no_kd:
+        kw.update(kd_feature=0.0, kd_output=0.0)
+    print(json.dumps(train_noma(NOMATrainConfig(**kw), a.out, show_progress=not a.no_progress)))
+    return 0
+
+
+def _cmd_eval_noma(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.noma_report import run_noma_report
+
+    print(run_noma_report(a.students, a.teacher, a.data, a.snr, a.split, a.channel, a.out))
+    return 0
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="ONNX / TensorRT export, parity checks and receiver latency")
     esub = p.add_subparsers(dest="export_command", required=True, metavar="WHAT")
@@ -416,7 +463,8 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_export, _add_bench, _add_baselines, _add_demo):
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_noma, _add_export, _add_bench, _add_baselines,
+                _add_demo):
         add(sub)
     return p
 

@@ -85,7 +85,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     """Load a checkpoint written by :func:`save_model` into an eval-mode model on ``device``.
 
     ``expect`` names the config kind(s) the caller accepts: by default a JSCC model (``JSCCConfig``, or a
-    ``CompressConfig`` bandwidth-compressed VAE-JSCC), or ``"DenoiserConfig"``; a denoiser saved with
+    ``CompressConfig`` bandwidth-compressed VAE-JSCC), ``"DenoiserConfig"`` or ``"NOMAConfig"``; a denoiser saved with
     ``meta["parameterization"] == "consistency"`` loads as a :class:`ConsistencyModel`.
     """
     payload = read_checkpoint(path)
@@ -101,6 +101,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
         load_state_checked(cm, payload["state_dict"], repr(str(path)))
         cm.meta = payload.get("meta", {})  # type: ignore[attr-defined]
         return cm.to(device).eval()
+    if kind == "NOMAConfig":
+        from jscc_rt.models.noma import NOMAConfig, TwoUserNOMA
+
+        nm = TwoUserNOMA(NOMAConfig.from_dict(payload["config"]))
+        load_state_checked(nm, payload["state_dict"], repr(str(path)))
+        nm.meta = payload.get("meta", {})  # type: ignore[attr-defined]
+        return nm.to(device).eval()
     if kind == "DenoiserConfig":
         from jscc_rt.diffusion.consistency import ConsistencyModel
         from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser

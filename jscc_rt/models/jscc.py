@@ -63,9 +63,12 @@ class Decoder(nn.Module):
         self.attn = nn.ModuleList(SNRAttention(n) for _ in range(n_stages - 1))
         self.out = nn.Sequential(nn.PReLU(n // 2), conv(n // 2, 3, 3, 1))
 
-    def forward(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, snr_db: torch.Tensor, features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``features``: a list that receives each stage's activation (for feature-matching distillation)."""
         x = self.stem_attn(self.stem_gdn(self.stem(z)), snr_db)
         for i, d in enumerate(self.deconvs):
+            if features is not None:
+                features.append(x)
             x = d(x)
             if i < len(self.gdns):
                 x = self.attn[i](self.gdns[i](x), snr_db)

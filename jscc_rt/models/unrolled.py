@@ -74,17 +74,25 @@ class UnrolledDecoder(nn.Module):
         """Learned ``alpha_k`` ``(K,)``."""
         return F.softplus(self.step_logits)
 
-    def synthesize(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.d3(self.a2(self.d2(self.a1(self.d1(z))))))
+    def synthesize(self, z: torch.Tensor, features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        h1 = self.a1(self.d1(z))
+        h2 = self.a2(self.d2(h1))
+        if features is not None:
+            features += [h1, h2]
+        return torch.sigmoid(self.d3(h2))
 
     def forward(self, y: torch.Tensor, snr_db: torch.Tensor, weights: torch.Tensor | None = None,
-                return_all: bool = False):
+                return_all: bool = False, features: list[torch.Tensor] | None = None):
+        """``features``: a list that receives every iterate ``z_k`` and the synthesis activations (for
+        feature-matching distillation)."""
         z = y
         w = torch.ones_like(y) if weights is None else weights
         alphas = self.step_sizes
         outs = []
         for k in range(self.iters):
             z = z - alphas[k] * w * (z - y) + self.prox(z, snr_db, k)
+            if features is not None:
+                features.append(z)
             if return_all:
                 outs.append(self.synthesize(z))
-        return outs if return_all else self.synthesize(z)
+        return outs if return_all else self.synthesize(z, features)

@@ -1,0 +1,150 @@
+"""Two-user semantic NOMA (downlink): superposed JSCC symbols, successive interference cancellation, distillation.
+
+The base station encodes user 1's and user 2's images with their own JSCC encoders into power-normalized symbols
+``s1``, ``s2`` ``(B, k, 2)`` over the *same* ``k`` channel uses and sends ``x = sqrt(a1) s1 + sqrt(a2) s2``
+(``a1 + a2 = 1``; user 1, the weak user, gets the larger share ``a1 > 0.5``). Each user ``u`` receives
+``y_u = h_u x + n_u`` at its own SNR (independent noise, and independent Rayleigh block fading with ZF on its own CSI)
+and then:
+
+* user 1 decodes ``y1 / sqrt(a1)`` directly, treating user 2's signal as noise: its SINR is
+  ``a1 / (a2 + 1/snr)``;
+* user 2 runs SIC: it decodes user 1's image from ``y2``, re-encodes it with user 1's encoder (known to every
+  receiver), subtracts ``sqrt(a1) * s1_hat`` and decodes ``(y2 - sqrt(a1) s1_hat) / sqrt(a2)`` at SNR
+  ``a2 * snr`` (what perfect cancellation would leave). With ``sic=False`` it treats user 1 as noise instead.
+
+Each encoder and decoder is conditioned on its user's SINR in dB, so one model serves any power split.
+
+Knowledge distillation (:func:`distillation_loss`): a single-user, interference-free *teacher* (a trained
+:class:`~jscc_rt.models.jscc.JSCCModel`) sends the same image alone at the same SINR; the NOMA *student* matches the
+teacher decoder's intermediate features across layers (every unrolled iterate and synthesis activation, or every
+Deep JSCC decoder stage) and its output image.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from jscc_rt._validate import JsccInputError
+from jscc_rt.channel import Channel, ChannelConfig
+from jscc_rt.channel.symbols import from_symbols
+from jscc_rt.models.config import JSCCConfig
+from jscc_rt.models.jscc import JSCCModel
+
+
+@dataclass(frozen=True)
+class NOMAConfig:
+    """``base``: the per-user JSCC architecture; ``sic``: user 2 cancels user 1 before decoding."""
+
+    base: JSCCConfig
+    sic: bool = True
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["base"] = self.base.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NOMAConfig":
+        return cls(base=JSCCConfig.from_dict(d["base"]), sic=bool(d.get("sic", True)))
+
+
+def check_power_split(a1: float) -> float:
+    if not 0.5 < float(a1) < 1.0:
+        raise JsccInputError(f"power split a1 (user 1's share) must lie in (0.5, 1) so that SIC order holds, got {a1}")
+    return float(a1)
+
+
+def sinr_db(a1: float, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-user SINR in dB ``(B,)``: user 1 ``a1 / (a2 + 1/snr)``; user 2 after perfect SIC ``a2 * snr``."""
+    snr = 10.0 ** (snr_db / 10.0)
+    a2 = 1.0 - a1
+    return 10.0 * torch.log10(a1 / (a2 + 1.0 / snr)), 10.0 * torch.log10(a2 * snr)
+
+
+@dataclass
+class NOMAOutput:
+    """``images``: user 1's and user 2's reconstructions ``(B, 3, H, W)``; ``features``: the decoders' activations
+    (when requested); ``sinr_db``: the two users' conditioning SINRs ``(B,)``."""
+
+    images: tuple[torch.Tensor, torch.Tensor]
+    features: tuple[list[torch.Tensor], list[torch.Tensor]]
+    sinr_db: tuple[torch.Tensor, torch.Tensor]
+
+
+class TwoUserNOMA(nn.Module):
+    """Two JSCC models (``users[0]`` = user 1, ``users[1]`` = user 2) sharing channel uses by superposition."""
+
+    def __init__(self, cfg: NOMAConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.users = nn.ModuleList([JSCCModel(cfg.base), JSCCModel(cfg.base)])
+
+    @classmethod
+    def from_teacher(cls, teacher: JSCCModel, sic: bool = True) -> "TwoUserNOMA":
+        """Both users start from the single-user teacher's weights."""
+        m = cls(NOMAConfig(teacher.config, sic))
+        for u in m.users:
+            u.load_state_dict(teacher.state_dict())
+        return m
+
+    @property
+    def stride(self) -> int:
+        return self.config.base.downsample
+
+    def forward(self, img1: torch.Tensor, img2: torch.Tensor, snr_db: torch.Tensor, a1: float,
+                channel: ChannelConfig | None = None, *, generator: torch.Generator | None = None,
+                collect: bool = False) -> NOMAOutput:
+        """Send ``img1`` to user 1 and ``img2`` to user 2 (each ``(B, 3, H, W)``, same size) at ``snr_db`` ``(B,)``
+        with power split ``a1``; see the module docstring."""
+        a1 = check_power_split(a1)
+        if img1.shape != img2.shape:
+            raise JsccInputError(f"both users' images must have one shape, got {tuple(img1.shape)} and "
+                                 f"{tuple(img2.shape)}")
+        a2 = 1.0 - a1
+        u1, u2 = self.users
+        g1, g2 = sinr_db(a1, snr_db)
+        if not self.config.sic:
+            g2 = 10.0 * torch.log10(a2 / (a1 + 10.0 ** (-snr_db / 10.0)))
+        hw = tuple(img1.shape[-2:])
+        s1, s2 = u1.transmit(img1, g1), u2.transmit(img2, g2)
+        x = math.sqrt(a1) * s1 + math.sqrt(a2) * s2
+        ch = Channel(channel or ChannelConfig())
+        y1 = ch(x, snr_db, generator=generator).unbiased()[0]
+        y2 = ch(x, snr_db, generator=generator).unbiased()[0]
+        f1: list[torch.Tensor] = []
+        f2: list[torch.Tensor] = []
+        shape = u1.latent_shape(*hw)
+        rec1 = u1.decoder(from_symbols(y1 / math.sqrt(a1), shape), g1, features=f1 if collect else None)
+        if self.config.sic:
+            first = u1.receive(y2 / math.sqrt(a1), g1, hw)  # user 2 decodes user 1's image ...
+            r2 = (y2 - math.sqrt(a1) * u1.transmit(first, g1)) / math.sqrt(a2)  # ... re-encodes and cancels it
+        else:
+            r2 = y2 / math.sqrt(a2)
+        rec2 = u2.decoder(from_symbols(r2, shape), g2, features=f2 if collect else None)
+        return NOMAOutput((rec1, rec2), (f1, f2), (g1, g2))
+
+
+def teacher_pass(teacher: JSCCModel, img: torch.Tensor, sinr: torch.Tensor, *,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The interference-free single-user reference: ``img`` alone over AWGN at ``sinr`` dB; (image, features)."""
+    s = teacher.transmit(img, sinr)
+    y = Channel(ChannelConfig())(s, sinr, generator=generator).y
+    feats: list[torch.Tensor] = []
+    rec = teacher.decoder(from_symbols(y, teacher.latent_shape(*img.shape[-2:])), sinr, features=feats)
+    return rec, feats
+
+
+def distillation_loss(student_feats: list[torch.Tensor], teacher_feats: list[torch.Tensor],
+                      student_img: torch.Tensor, teacher_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(feature-matching loss, output loss)``: mean over layers of the squared error between matching activations
+    relative to the teacher activation's energy (so layers of any scale weigh alike), and the MSE between the two
+    reconstructions (teacher side detached)."""
+    if len(student_feats) != len(teacher_feats):
+        raise JsccInputError(f"student has {len(student_feats)} feature maps, teacher {len(teacher_feats)}; "
+                             "distil between the same architecture")
+    fm = torch.stack([(s - t.detach()).square().mean() / (t.detach().square().mean() + 1e-8)
+                      for s, t in zip(student_feats, teacher_feats)]).mean()
+    return fm, (student_img - teacher_img.detach()).square().mean()
