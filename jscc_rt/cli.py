@@ -205,6 +205,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
     pa.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    pa.add_argument("--latency-snr", type=float, default=None,
+                    help="time each plan once at this SNR and reuse it at the others (same graph, same work)")
     pa.add_argument("--device", default="cuda" if _cuda() else "cpu")
     pa.add_argument("--out", default="out/pareto")
     pa.set_defaults(func=_cmd_bench_pareto)
@@ -217,7 +219,7 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
         print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
-                     decoder_snr_db=a.decoder_snr, progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr, progress=lambda s: print(f"  {s}", file=sys.stderr))
     print(write_outputs(res, a.out))
     return 0
 

@@ -95,8 +95,13 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                steps: Sequence[int] = (0, 1, 2, 4, 8, 16, 50), samplers: Sequence[str] = ("ddim", "consistency"),
                backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
-               decoder_snr_db: float | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring."""
+               decoder_snr_db: float | None = None, latency_snr: float | None = None,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
+
+    ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
+    receiver graphs run the same operations at every SNR; only the start step's value differs). ``None`` times
+    every point."""
     dev = torch.device(device)
     set_name, images = eval_images(data)
     images = images[:max_images] if max_images else images
@@ -109,6 +114,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     skipped = {b: r for b in backends if (r := backend_status(b, dev)) is not None}
     plans = [("decoder", 0)] + [(s, n) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
     points, lpips_ok = [], True
+    if latency_snr is not None and latency_snr not in snrs:
+        raise ValueError(f"latency_snr {latency_snr} must be one of the swept SNRs {list(snrs)}")
     tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
     for sampler, n in plans:
         net = nets.get(sampler) if n else None
@@ -117,6 +124,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and n > 1 else [])
         ref = TorchRunner(graph, names, device=dev)
         ref.load()
+        quality, timed = {}, {}
         for snr in snrs:
             if progress:
                 progress(f"quality {sampler} x {n} @ {snr:g} dB")
@@ -134,6 +142,9 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                         q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
                     except MetricUnavailable:
                         lpips_ok = False
+            quality[snr] = q
+            if latency_snr is not None and snr != latency_snr:
+                continue
             feeds = receiver_feeds(enc, lat_img.to(dev), snr, jscc.stride,
                                    {"sampler": sampler if n else None, "steps": n}, g)
             for be in backends:
@@ -148,16 +159,24 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     if not runner.loaded:
                         runner.load()
                     t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)
+                timed[(be, snr)] = t
+        for snr in snrs:
+            q = quality[snr]
+            for be in backends:
+                t = timed.get((be, snr if latency_snr is None else latency_snr))
+                if t is None:
+                    continue
                 points.append({"backend": be, "sampler": sampler if n else "decoder", "steps": n, "snr_db": snr,
                                **{k: v for k, v in q.items() if k != "lpips"},
                                "lpips": q["lpips"] if lpips_ok else None, **t,
-                               "throughput_img_s": 1000.0 / t["latency_ms_mean"]})
+                               "throughput_img_s": 1000.0 / t["latency_ms_mean"],
+                               "latency_snr_db": snr if latency_snr is None else latency_snr})
     meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
             else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok,
-            "decoder_snr_db": decoder_snr_db}
+            "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr}
     return {"meta": meta, "points": points, "skipped": skipped}
 
 

@@ -42,3 +42,19 @@ def test_small_sweep_writes_everything(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "out/pareto.csv").read_text().count("\n") == len(pts) + 1
     for snr in (0, 10):
         assert (tmp_path / f"out/pareto_snr{snr}.png").stat().st_size > 5000
+
+
+def test_latency_measured_once_per_plan_is_reused_across_snrs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt import JSCCConfig, JSCCModel, save_model
+
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "j.pt")
+    res = run_pareto(str(tmp_path / "j.pt"), None, None, data=None, steps=(0,), backends=("torch",),
+                     snrs=(0.0, 10.0), iters=2, max_images=1, latency_snr=10.0)
+    a, b = sorted(res["points"], key=lambda p: p["snr_db"])
+    assert a["latency_ms_p50"] == b["latency_ms_p50"] and a["latency_snr_db"] == b["latency_snr_db"] == 10.0
+    assert a["psnr"] < b["psnr"], "quality is still measured at each SNR"
+    with pytest.raises(ValueError, match="latency_snr"):
+        run_pareto(str(tmp_path / "j.pt"), None, None, data=None, steps=(0,), backends=("torch",), snrs=(0.0,),
+                   iters=2, max_images=1, latency_snr=5.0)
