@@ -205,6 +205,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
     pa.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    pa.add_argument("--extra-models", nargs="*", default=[],
+                    help="further JSCC checkpoints swept as decoder-only receivers (e.g. unrolled-1_16 deepjscc-1_16)")
     pa.add_argument("--latency-snr", type=float, default=None,
                     help="time each plan once at this SNR and reuse it at the others (same graph, same work)")
     pa.add_argument("--device", default="cuda" if _cuda() else "cpu")
@@ -219,7 +221,8 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
         print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
-                     decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr, progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr,
+                     extra_models=a.extra_models, progress=lambda s: print(f"  {s}", file=sys.stderr))
     print(write_outputs(res, a.out))
     return 0
 
@@ -340,6 +343,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
     o.add_argument("--out", default="out/onnx")
     o.set_defaults(func=_cmd_export_onnx)
+    nm = esub.add_parser("noma", help="two-user NOMA model: transmitter, user-1 and user-2 (SIC) receivers as ONNX")
+    nm.add_argument("model", help="jscc-rt train-noma checkpoint")
+    nm.add_argument("--out", default="out/onnx_noma")
+    nm.set_defaults(func=_cmd_export_noma)
     t = esub.add_parser("trt", help="TensorRT engines from the exported ONNX (needs TensorRT and a CUDA GPU)")
     t.add_argument("onnx", nargs="+", help="ONNX files from `jscc-rt export onnx`")
     t.add_argument("--precision", choices=("fp32", "fp16"), default="fp16")
@@ -412,6 +419,14 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     from jscc_rt.demo import run_demo
 
     return run_demo(a.out)
+
+
+def _cmd_export_noma(a: argparse.Namespace) -> int:
+    from jscc_rt.export.onnx_export import export_noma
+
+    for p in export_noma(a.model, a.out):
+        print(p)
+    return 0
 
 
 def _add_baselines(sub: argparse._SubParsersAction) -> None:

@@ -70,13 +70,14 @@ def backend_status(name: str, device: torch.device) -> str | None:
     return f"unknown backend {name!r}"
 
 
-def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path, tag: str, device: torch.device):
+def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path, tag: str, device: torch.device,
+                 latent_channels: int):
     if backend in ("torch", "compile"):
         return TorchRunner(graph, names, device=device, compile=backend == "compile")
     from jscc_rt.export.onnx_export import export_graph, receiver_inputs, SPECS
 
     ins = receiver_inputs(graph.consistency, graph.steps)
-    c = graph.decoder.stem.in_channels
+    c = latent_channels
     ex = (torch.randn(1, c, 8, 12), torch.tensor([0.1]), torch.tensor([5.0]))
     ex += (torch.randn(1, graph.steps - 1, c, 8, 12),) if "noise" in ins else ()
     path = export_graph(graph, ex, tmp / f"{tag}.onnx", ins, SPECS["receiver"].outputs,
@@ -96,28 +97,33 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
                decoder_snr_db: float | None = None, latency_snr: float | None = None,
-               progress: Callable[[str], None] | None = None) -> dict:
+               extra_models: Sequence[str] = (), progress: Callable[[str], None] | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
 
     ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
     receiver graphs run the same operations at every SNR; only the start step's value differs). ``None`` times
-    every point."""
+    every point. ``extra_models``: further JSCC checkpoints (e.g. ``unrolled-1_16``, ``deepjscc-1_16``) swept as
+    decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column."""
     dev = torch.device(device)
     set_name, images = eval_images(data)
     images = images[:max_images] if max_images else images
-    jscc = load_model(resolve_checkpoint(model)).to(dev)
+    main_jscc = load_model(resolve_checkpoint(model)).to(dev)
     nets = {"ddim": load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").to(dev) if denoiser else None,
             "consistency": load_model(resolve_checkpoint(consistency), expect="DenoiserConfig").to(dev) if consistency else None}
-    enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"], device=dev)
-    enc.load()
+    encoders = {}
+    for name, m in [(None, main_jscc)] + [(e, load_model(resolve_checkpoint(e)).to(dev)) for e in extra_models]:
+        encoders[name] = (m, TorchRunner(EncoderGraph(m), ["images", "snr_db"], ["symbols"], device=dev))
+        encoders[name][1].load()
     lat_img = min((img for _, img in images), key=lambda im: im.shape[-1] * im.shape[-2])  # latency: smallest image
     skipped = {b: r for b in backends if (r := backend_status(b, dev)) is not None}
-    plans = [("decoder", 0)] + [(s, n) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
+    plans = [("decoder", 0, None)] + [(s, n, None) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
+    plans += [(e, 0, e) for e in extra_models]
     points, lpips_ok = [], True
     if latency_snr is not None and latency_snr not in snrs:
         raise ValueError(f"latency_snr {latency_snr} must be one of the swept SNRs {list(snrs)}")
     tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
-    for sampler, n in plans:
+    for sampler, n, which in plans:
+        jscc, enc = encoders[which]
         net = nets.get(sampler) if n else None
         sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
         graph = ReceiverGraph(jscc, net, sched, n, decoder_snr_db=decoder_snr_db).to(dev).eval()
@@ -155,7 +161,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 if be == "torch-fused":
                     t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev, decoder_snr_db)
                 else:
-                    runner = ref if be == "torch" else _make_runner(be, graph, names, tmp, f"{sampler}{n}", dev)
+                    runner = ref if be == "torch" else _make_runner(
+                        be, graph, names, tmp, f"{sampler}{n}".replace("/", "_"), dev, jscc.config.latent_channels)
                     if not runner.loaded:
                         runner.load()
                     t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)
@@ -166,7 +173,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 t = timed.get((be, snr if latency_snr is None else latency_snr))
                 if t is None:
                     continue
-                points.append({"backend": be, "sampler": sampler if n else "decoder", "steps": n, "snr_db": snr,
+                points.append({"backend": be, "sampler": sampler if n or which else "decoder", "steps": n, "snr_db": snr,
                                **{k: v for k, v in q.items() if k != "lpips"},
                                "lpips": q["lpips"] if lpips_ok else None, **t,
                                "throughput_img_s": 1000.0 / t["latency_ms_mean"],
@@ -175,7 +182,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
             else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
-            "model": model, "denoiser": denoiser, "consistency": consistency, "lpips": lpips_ok,
+            "model": model, "extra_models": list(extra_models), "denoiser": denoiser, "consistency": consistency,
+            "lpips": lpips_ok,
             "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr}
     return {"meta": meta, "points": points, "skipped": skipped}
 
@@ -237,7 +245,9 @@ def _plots(pts: list[dict], o: Path) -> None:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for be in sorted({p["backend"] for p in pts}):
             sel = [p for p in pts if p["backend"] == be and p["snr_db"] == snr]
-            for smp, mk in (("decoder", "s"), ("ddim", "o"), ("consistency", "^")):
+            marks = {"decoder": "s", "ddim": "o", "consistency": "^"}  # extra models: diamonds
+            for smp in dict.fromkeys(p["sampler"] for p in sel):
+                mk = marks.get(smp, "D")
                 s2 = [p for p in sel if p["sampler"] == smp]
                 if s2:
                     ax.scatter([p["latency_ms_p50"] for p in s2], [p["psnr"] for p in s2], marker=mk, alpha=0.7,

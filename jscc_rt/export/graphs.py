@@ -23,6 +23,7 @@ from jscc_rt.diffusion.denoiser import LatentDenoiser
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.kernels.dispatch import sampler_step
 from jscc_rt.models.jscc import JSCCModel
+from jscc_rt.models.noma import TwoUserNOMA
 
 
 def _update(x: torch.Tensor, e: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
@@ -38,15 +39,10 @@ def _update(x: torch.Tensor, e: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
 class EncoderGraph(nn.Module):
     def __init__(self, model: JSCCModel, power: float = 1.0) -> None:
         super().__init__()
-        self.encoder, self.vae, self.power = model.encoder, model.config.model == "vae", power
+        self.model, self.power = model, power
 
     def forward(self, images: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(images, snr_db)
-        if self.vae:
-            z = z.chunk(2, dim=1)[0]  # transmit mu
-        energy = z.square().flatten(1).sum(1).view(-1, 1, 1, 1)
-        k = z[0].numel() / 2
-        return z * torch.sqrt(self.power * k / energy)
+        return self.model.transmit_latent(images, snr_db, self.power)
 
 
 class DecoderGraph(nn.Module):
@@ -120,3 +116,30 @@ class ReceiverGraph(nn.Module):
                 x = _update(x, eps, torch.sqrt(ab_p / ab_t), torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t))
         cond = snr_eff_db if self.decoder_snr_db is None else torch.full_like(snr_eff_db, self.decoder_snr_db)
         return self.decoder(x * math.sqrt(self.power / 2.0), cond)
+
+
+class NOMATransmitterGraph(nn.Module):
+    """Two-user NOMA base station: ``(images1, images2, snr_db (B,), a1 (B,)) -> superposed latent symbols``."""
+
+    def __init__(self, model: TwoUserNOMA) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images1: torch.Tensor, images2: torch.Tensor, snr_db: torch.Tensor,
+                a1: torch.Tensor) -> torch.Tensor:
+        return self.model.superpose(images1, images2, snr_db, a1)
+
+
+class NOMAReceiverGraph(nn.Module):
+    """One NOMA user's receiver: ``(received (B, c, h, w) equalized, snr_db (B,), a1 (B,)) -> images``; user 2
+    includes the SIC stage (decode user 1, re-encode, cancel)."""
+
+    def __init__(self, model: TwoUserNOMA, user: int) -> None:
+        super().__init__()
+        if user not in (1, 2):
+            raise ValueError(f"user must be 1 or 2, got {user}")
+        self.model, self.user = model, user
+
+    def forward(self, received: torch.Tensor, snr_db: torch.Tensor, a1: torch.Tensor) -> torch.Tensor:
+        rx = self.model.receive_user1 if self.user == 1 else self.model.receive_user2
+        return rx(received, snr_db, a1)

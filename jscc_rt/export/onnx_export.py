@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from jscc_rt.diffusion.schedule import NoiseSchedule
-from jscc_rt.export.graphs import DecoderGraph, DenoiserGraph, EncoderGraph, ReceiverGraph
+from jscc_rt.export.graphs import (DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph, NOMATransmitterGraph,
+                                   ReceiverGraph)
 from jscc_rt.models import load_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.registry import resolve_checkpoint
@@ -37,6 +38,9 @@ SPECS = {
     "decoder": GraphSpec({"received": LAT, "snr_db": {0: "batch"}}, {"images": IMG}),
     "denoiser": GraphSpec({"x_t": LAT, "t": {0: "batch"}, "snr_db": {0: "batch"}}, {"eps": LAT}),
     "receiver": GraphSpec({"received": LAT, "noise_var": {0: "batch"}, "snr_db": {0: "batch"}}, {"images": IMG}),
+    "noma_transmitter": GraphSpec({"images1": IMG, "images2": IMG, "snr_db": {0: "batch"}, "a1": {0: "batch"}},
+                                  {"symbols": LAT}),
+    "noma_user": GraphSpec({"received": LAT, "snr_db": {0: "batch"}, "a1": {0: "batch"}}, {"images": IMG}),
 }
 
 
@@ -108,4 +112,26 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
             paths.append(export_graph(graph, ex, out / f"receiver_{kind}{n}.onnx", ins, SPECS["receiver"].outputs,
                                       {"graph": "receiver", "steps": n, "sampler": kind, "eta": 0.0,
                                        "decoder_snr_db": decoder_snr_db, **dmeta}))
+    return paths
+
+
+def export_noma(noma: str, out: str | Path, *, example_hw: tuple[int, int] = (64, 96)) -> list[Path]:
+    """Export a two-user NOMA model (``jscc-rt train-noma``): ``noma_transmitter.onnx`` (superposition),
+    ``noma_user1.onnx`` and ``noma_user2.onnx`` (the SIC receiver). Returns the written paths."""
+    out = Path(out)
+    path = resolve_checkpoint(noma)
+    model = load_model(path, expect="NOMAConfig")
+    s = model.stride
+    h, w = example_hw
+    img = torch.rand(1, 3, h, w)
+    snr, a1 = torch.tensor([10.0]), torch.tensor([0.8])
+    lat = torch.randn(1, model.config.base.latent_channels, h // s, w // s)
+    base = {"noma_checkpoint": str(path), "noma_sha256": file_sha256(path), "noma_config": model.config.to_dict(),
+            "stride": s, "torch": str(torch.__version__)}
+    spec_t, spec_u = SPECS["noma_transmitter"], SPECS["noma_user"]
+    paths = [export_graph(NOMATransmitterGraph(model), (img, img, snr, a1), out / "noma_transmitter.onnx",
+                          spec_t.inputs, spec_t.outputs, {"graph": "noma_transmitter", **base})]
+    for user in (1, 2):
+        paths.append(export_graph(NOMAReceiverGraph(model, user), (lat, snr, a1), out / f"noma_user{user}.onnx",
+                                  spec_u.inputs, spec_u.outputs, {"graph": "noma_user", "user": user, **base}))
     return paths

@@ -122,6 +122,15 @@ class JSCCModel(nn.Module):
             return mu + torch.exp(0.5 * logvar) * eps, kl
         return mu, kl
 
+    def transmit_latent(self, x: torch.Tensor, snr_db: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+        """Images -> power-normalized latent ``(B, c, H/s, W/s)`` (``power`` per complex symbol, VAE sends ``mu``):
+        :meth:`transmit` without the symbol packing, written with shape-agnostic ops so it traces for export."""
+        z = self.encoder(x, snr_db)
+        if self.config.model == "vae":
+            z = z.chunk(2, dim=1)[0]
+        energy = z.square().flatten(1).sum(1).view(-1, 1, 1, 1)
+        return z * torch.sqrt(power * (z[0].numel() / 2) / energy)
+
     def transmit(self, x: torch.Tensor, snr_db: torch.Tensor, **kw) -> torch.Tensor:
         """Images -> power-normalized symbols ``(B, k, 2)`` (unit average power per complex symbol)."""
         z, _ = self.encode_latent(x, snr_db, **kw)

@@ -21,7 +21,6 @@ Deep JSCC decoder stage) and its output image.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -29,7 +28,7 @@ from torch import nn
 
 from jscc_rt._validate import JsccInputError
 from jscc_rt.channel import Channel, ChannelConfig
-from jscc_rt.channel.symbols import from_symbols
+from jscc_rt.channel.symbols import from_symbols, to_symbols
 from jscc_rt.models.config import JSCCConfig
 from jscc_rt.models.jscc import JSCCModel
 
@@ -57,7 +56,7 @@ def check_power_split(a1: float) -> float:
     return float(a1)
 
 
-def sinr_db(a1: float, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sinr_db(a1: float | torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-user SINR in dB ``(B,)``: user 1 ``a1 / (a2 + 1/snr)``; user 2 after perfect SIC ``a2 * snr``."""
     snr = 10.0 ** (snr_db / 10.0)
     a2 = 1.0 - a1
@@ -94,37 +93,62 @@ class TwoUserNOMA(nn.Module):
     def stride(self) -> int:
         return self.config.base.downsample
 
+    def user_sinr_db(self, snr_db: torch.Tensor, a1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both users' conditioning SINR in dB ``(B,)`` (user 2: after SIC, or treating user 1 as noise)."""
+        g1, g2 = sinr_db(a1, snr_db)
+        if not self.config.sic:
+            g2 = 10.0 * torch.log10((1.0 - a1) / (a1 + 10.0 ** (-snr_db / 10.0)))
+        return g1, g2
+
+    def superpose(self, img1: torch.Tensor, img2: torch.Tensor, snr_db: torch.Tensor,
+                  a1: torch.Tensor) -> torch.Tensor:
+        """Transmitter: ``sqrt(a1) s1 + sqrt(1 - a1) s2`` as a latent ``(B, c, h, w)`` (pairs of reals = symbols);
+        ``a1`` ``(B,)``."""
+        g1, g2 = self.user_sinr_db(snr_db, a1)
+        r1, r2 = _col(a1.sqrt()), _col((1.0 - a1).sqrt())
+        return r1 * self.users[0].transmit_latent(img1, g1) + r2 * self.users[1].transmit_latent(img2, g2)
+
+    def receive_user1(self, y: torch.Tensor, snr_db: torch.Tensor, a1: torch.Tensor,
+                      features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """User 1: decode ``y / sqrt(a1)`` (equalized latent ``(B, c, h, w)``), user 2 treated as noise."""
+        g1, _ = self.user_sinr_db(snr_db, a1)
+        return self.users[0].decoder(y / _col(a1.sqrt()), g1, features=features)
+
+    def receive_user2(self, y: torch.Tensor, snr_db: torch.Tensor, a1: torch.Tensor,
+                      features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """User 2: SIC (decode user 1, re-encode, subtract) then decode; or treat user 1 as noise (``sic=False``)."""
+        u1, u2 = self.users
+        g1, g2 = self.user_sinr_db(snr_db, a1)
+        r1, r2 = _col(a1.sqrt()), _col((1.0 - a1).sqrt())
+        if self.config.sic:
+            first = u1.decoder(y / r1, g1)  # user 2 decodes user 1's image ...
+            y = y - r1 * u1.transmit_latent(first, g1)  # ... re-encodes it and cancels it
+        return u2.decoder(y / r2, g2, features=features)
+
     def forward(self, img1: torch.Tensor, img2: torch.Tensor, snr_db: torch.Tensor, a1: float,
                 channel: ChannelConfig | None = None, *, generator: torch.Generator | None = None,
                 collect: bool = False) -> NOMAOutput:
         """Send ``img1`` to user 1 and ``img2`` to user 2 (each ``(B, 3, H, W)``, same size) at ``snr_db`` ``(B,)``
-        with power split ``a1``; see the module docstring."""
-        a1 = check_power_split(a1)
+        with power split ``a1``: each user gets its own channel draw; see the module docstring."""
+        check_power_split(a1)
         if img1.shape != img2.shape:
             raise JsccInputError(f"both users' images must have one shape, got {tuple(img1.shape)} and "
                                  f"{tuple(img2.shape)}")
-        a2 = 1.0 - a1
-        u1, u2 = self.users
-        g1, g2 = sinr_db(a1, snr_db)
-        if not self.config.sic:
-            g2 = 10.0 * torch.log10(a2 / (a1 + 10.0 ** (-snr_db / 10.0)))
-        hw = tuple(img1.shape[-2:])
-        s1, s2 = u1.transmit(img1, g1), u2.transmit(img2, g2)
-        x = math.sqrt(a1) * s1 + math.sqrt(a2) * s2
+        a = torch.full_like(snr_db, float(a1))
+        x = self.superpose(img1, img2, snr_db, a)
         ch = Channel(channel or ChannelConfig())
-        y1 = ch(x, snr_db, generator=generator).unbiased()[0]
-        y2 = ch(x, snr_db, generator=generator).unbiased()[0]
+        y1 = from_symbols(ch(to_symbols(x), snr_db, generator=generator).unbiased()[0], x.shape[1:])
+        y2 = from_symbols(ch(to_symbols(x), snr_db, generator=generator).unbiased()[0], x.shape[1:])
         f1: list[torch.Tensor] = []
         f2: list[torch.Tensor] = []
-        shape = u1.latent_shape(*hw)
-        rec1 = u1.decoder(from_symbols(y1 / math.sqrt(a1), shape), g1, features=f1 if collect else None)
-        if self.config.sic:
-            first = u1.receive(y2 / math.sqrt(a1), g1, hw)  # user 2 decodes user 1's image ...
-            r2 = (y2 - math.sqrt(a1) * u1.transmit(first, g1)) / math.sqrt(a2)  # ... re-encodes and cancels it
-        else:
-            r2 = y2 / math.sqrt(a2)
-        rec2 = u2.decoder(from_symbols(r2, shape), g2, features=f2 if collect else None)
-        return NOMAOutput((rec1, rec2), (f1, f2), (g1, g2))
+        rec1 = self.receive_user1(y1, snr_db, a, f1 if collect else None)
+        rec2 = self.receive_user2(y2, snr_db, a, f2 if collect else None)
+        return NOMAOutput((rec1, rec2), (f1, f2), self.user_sinr_db(snr_db, a))
+
+
+def _col(v: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` -> broadcastable over ``(B, c, h, w)``."""
+    return v.reshape(-1, 1, 1, 1)
 
 
 def teacher_pass(teacher: JSCCModel, img: torch.Tensor, sinr: torch.Tensor, *,

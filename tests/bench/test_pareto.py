@@ -58,3 +58,17 @@ def test_latency_measured_once_per_plan_is_reused_across_snrs(tmp_path: Path, mo
     with pytest.raises(ValueError, match="latency_snr"):
         run_pareto(str(tmp_path / "j.pt"), None, None, data=None, steps=(0,), backends=("torch",), snrs=(0.0,),
                    iters=2, max_images=1, latency_snr=5.0)
+
+
+def test_extra_models_join_the_frontier_as_decoder_only_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt import JSCCConfig, JSCCModel, save_model
+
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "j.pt")
+    res = run_pareto(str(tmp_path / "j.pt"), None, None, data=None, steps=(0,), backends=("torch", "onnxruntime"),
+                     snrs=(10.0,), iters=2, max_images=1, extra_models=["unrolled-1_16"])
+    rows = {(p["sampler"], p["backend"]): p for p in res["points"]}
+    assert set(rows) == {("decoder", "torch"), ("decoder", "onnxruntime"), ("unrolled-1_16", "torch"),
+                         ("unrolled-1_16", "onnxruntime")}
+    assert rows[("unrolled-1_16", "torch")]["psnr"] > rows[("decoder", "torch")]["psnr"] + 5, "trained vs random"

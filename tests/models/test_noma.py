@@ -80,3 +80,28 @@ def test_train_noma_with_and_without_kd_and_eval_cli(tmp_path) -> None:
     assert {r["model"].split(" ")[-1] for r in rows} == {"on)", "off)"}
     assert all(10.0 < r["psnr_user1"] < 40.0 for r in rows)
     assert main(["eval-noma", str(tmp_path / "kd" / "noma_config.json")]) == 2, "not a checkpoint: clear error"
+
+
+def test_noma_onnx_export_matches_torch(tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from jscc_rt.export.graphs import NOMAReceiverGraph, NOMATransmitterGraph
+
+    teacher = load_model("jscc_rt/weights/unrolled-1_16.pt")
+    from jscc_rt.models import save_model
+
+    save_model(TwoUserNOMA.from_teacher(teacher), tmp_path / "noma.pt")
+    assert main(["export", "noma", str(tmp_path / "noma.pt"), "--out", str(tmp_path / "onnx")]) == 0
+    m = load_model(tmp_path / "noma.pt", expect="NOMAConfig")
+    x1, x2 = _crops()  # 96x128: not the 64x96 export example, so the dynamic axes are exercised
+    snr, a1 = torch.tensor([10.0]), torch.tensor([0.75])
+    with torch.no_grad():
+        sym = NOMATransmitterGraph(m)(x1, x2, snr, a1)
+        y = sym + 0.1 * torch.randn(sym.shape, generator=torch.Generator().manual_seed(0))
+        refs = {u: NOMAReceiverGraph(m, u)(y, snr, a1) for u in (1, 2)}
+    feeds = {"images1": x1.numpy(), "images2": x2.numpy(), "snr_db": snr.numpy(), "a1": a1.numpy()}
+    s = ort.InferenceSession(str(tmp_path / "onnx" / "noma_transmitter.onnx"), providers=["CPUExecutionProvider"])
+    assert float((torch.from_numpy(s.run(None, feeds)[0]) - sym).abs().max()) < 1e-4, "symbols"
+    for u in (1, 2):
+        s = ort.InferenceSession(str(tmp_path / "onnx" / f"noma_user{u}.onnx"), providers=["CPUExecutionProvider"])
+        out = torch.from_numpy(s.run(None, {"received": y.numpy(), "snr_db": snr.numpy(), "a1": a1.numpy()})[0])
+        assert float((out - refs[u]).abs().max()) < 1e-4, f"user {u} images"
