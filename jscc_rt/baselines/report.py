@@ -173,10 +173,9 @@ def write_outputs(res: dict, out: str | Path, jscc_results: Sequence[str | Path]
 
 
 def _plot(res: dict, o: Path, others: list[dict]) -> None:
-    import matplotlib
+    from jscc_rt.eval.plots import finish, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     for kind in sorted({r["channel"] for r in res["rows"]}):
         fig, ax = plt.subplots(figsize=(6.8, 4.6))
@@ -194,11 +193,5 @@ def _plot(res: dict, o: Path, others: list[dict]) -> None:
                 if sel:
                     label = f"{name} x{steps}" if steps else str(name)
                     ax.plot([r["snr_db"] for r in sel], [r["psnr"] for r in sel], "-o", ms=3, label=label)
-        ax.set_xlabel("SNR (dB)")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"Kodak, k/n = {res['meta']['ratio']:.4g}, {kind}: separate coding vs JSCC")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(o / f"psnr_vs_snr_{kind}.png", dpi=120)
-        plt.close(fig)
+        finish(fig, ax, o / f"psnr_vs_snr_{kind}.png", xlabel="SNR (dB)", ylabel="PSNR (dB)",
+               title=f"Kodak, k/n = {res['meta']['ratio']:.4g}, {kind}: separate coding vs JSCC")

@@ -236,10 +236,9 @@ def write_outputs(result: dict, out: str | Path) -> str:
 
 
 def _plots(pts: list[dict], o: Path) -> None:
-    import matplotlib
+    from jscc_rt.eval.plots import finish, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     for snr in sorted({p["snr_db"] for p in pts}):
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -257,11 +256,5 @@ def _plots(pts: list[dict], o: Path) -> None:
             front = pareto_front(sel)
             ax.plot([p["latency_ms_p50"] for p in front], [p["psnr"] for p in front], "-", lw=1)
         ax.set_xscale("log")
-        ax.set_xlabel("latency p50 (ms / image)")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"Latency-quality frontier at {snr:g} dB SNR")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(o / f"pareto_snr{snr:g}.png", dpi=120)
-        plt.close(fig)
+        finish(fig, ax, o / f"pareto_snr{snr:g}.png", xlabel="latency p50 (ms / image)", ylabel="PSNR (dB)",
+               title=f"Latency-quality frontier at {snr:g} dB SNR")

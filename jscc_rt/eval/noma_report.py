@@ -55,12 +55,9 @@ def run_noma_report(students: Sequence[str], teacher: str | None, data: str | No
 
 
 def _plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
+    from jscc_rt.eval.plots import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, user in zip(axes, ("psnr_user1", "psnr_user2")):
         for key in dict.fromkeys((r["model"], r["a1"]) for r in rows):
             sel = sorted((r for r in rows if (r["model"], r["a1"]) == key), key=lambda r: r["snr_db"])
@@ -72,6 +69,4 @@ def _plot(rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("PSNR (dB)")
     axes[1].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)

@@ -37,24 +37,14 @@ def markdown_table(results: list[dict]) -> str:
 
 
 def plot_psnr_vs_snr(results: list[dict], path: Path, title: str) -> None:
-    import matplotlib
+    from jscc_rt.eval.plots import finish, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
     for (model, ch) in sorted({(r["model"], r["channel"]) for r in results}):
         rs = sorted((r for r in results if r["model"] == model and r["channel"] == ch), key=lambda r: r["snr_db"])
         ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o",
                 linestyle="-" if ch == "awgn" else "--", label=f"{model} ({ch})")
-    ax.set_xlabel("channel SNR (dB)")
-    ax.set_ylabel("PSNR (dB)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish(fig, ax, path, xlabel="channel SNR (dB)", ylabel="PSNR (dB)", title=title, legend_size=8)
 
 
 def run_eval(

@@ -55,10 +55,9 @@ def run_unrolled_report(checkpoint: str, data: str | None, snrs: Sequence[float]
         o.mkdir(parents=True, exist_ok=True)
         (o / "unrolled.json").write_text(json.dumps(rep, indent=2) + "\n")
         (o / "unrolled.md").write_text(md + "\n")
-        import matplotlib
+        from jscc_rt.eval.plots import pyplot, save
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
         ks = range(1, len(rep["step_sizes"]) + 1)
@@ -71,7 +70,5 @@ def run_unrolled_report(checkpoint: str, data: str | None, snrs: Sequence[float]
         a2.set_ylabel("PSNR (dB)")
         a2.legend(fontsize=8)
         a2.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(o / "unrolled.png", dpi=120)
-        plt.close(fig)
+        save(fig, o / "unrolled.png")
     return md
