@@ -186,3 +186,17 @@ def test_baselines_cli_on_embedded_images_and_merge(tmp_path) -> None:
     assert main(["baselines", "--from-json", str(out / "baselines.json"), "--out", str(tmp_path / "m")]) == 0
     assert main(["baselines", "--chains", "jpeg+turbo", "--out", str(tmp_path / "x")]) == 2
     assert np.isfinite(res["rows"][0]["ms_ssim"])
+
+
+def test_missing_sionna_is_a_clear_exit_2(tmp_path, monkeypatch, capsys) -> None:
+    import jscc_rt.baselines.codes as codes
+
+    def missing():
+        raise codes.BaselineUnavailable("the LDPC / Polar baselines need Sionna 2.x (PyTorch): pip install ...")
+
+    monkeypatch.setattr(codes, "_sionna_fec", missing)
+    th = {"ldpc": {m.label(): 0.0 for m in cqi_mcs("ldpc", 1920)}}
+    (tmp_path / "th.json").write_text(json.dumps({"thresholds": th}))
+    rc = main(["baselines", "--chains", "jpeg+ldpc", "--channel", "awgn", "--snr", "10", "--max-images", "1",
+               "--thresholds", str(tmp_path / "th.json"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "need Sionna" in capsys.readouterr().err
