@@ -207,6 +207,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
     pa.add_argument("--extra-models", nargs="*", default=[],
                     help="further JSCC checkpoints swept as decoder-only receivers (e.g. unrolled-1_16 deepjscc-1_16)")
+    pa.add_argument("--noma", default=None, help="a train-noma checkpoint: its two receivers join as rows")
+    pa.add_argument("--noma-split", type=float, default=0.8, help="user 1's power share for the NOMA rows")
     pa.add_argument("--latency-snr", type=float, default=None,
                     help="time each plan once at this SNR and reuse it at the others (same graph, same work)")
     pa.add_argument("--device", default="cuda" if _cuda() else "cpu")
@@ -222,7 +224,7 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
                      decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr,
-                     extra_models=a.extra_models, progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     extra_models=a.extra_models, noma=a.noma, noma_split=a.noma_split, progress=lambda s: print(f"  {s}", file=sys.stderr))
     print(write_outputs(res, a.out))
     return 0
 

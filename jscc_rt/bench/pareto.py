@@ -97,13 +97,16 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
                decoder_snr_db: float | None = None, latency_snr: float | None = None,
-               extra_models: Sequence[str] = (), progress: Callable[[str], None] | None = None) -> dict:
+               extra_models: Sequence[str] = (), noma: str | None = None, noma_split: float = 0.8,
+               progress: Callable[[str], None] | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
 
     ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
     receiver graphs run the same operations at every SNR; only the start step's value differs). ``None`` times
     every point. ``extra_models``: further JSCC checkpoints (e.g. ``unrolled-1_16``, ``deepjscc-1_16``) swept as
-    decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column."""
+    decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column. ``noma``: a
+    ``jscc-rt train-noma`` checkpoint whose two receivers (user 1, and user 2 with SIC) join as rows ``noma-user1`` /
+    ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only)."""
     dev = torch.device(device)
     set_name, images = eval_images(data)
     images = images[:max_images] if max_images else images
@@ -178,14 +181,63 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                                "lpips": q["lpips"] if lpips_ok else None, **t,
                                "throughput_img_s": 1000.0 / t["latency_ms_mean"],
                                "latency_snr_db": snr if latency_snr is None else latency_snr})
+    if noma:
+        points += _noma_points(noma, noma_split, [im for _, im in images], lat_img, snrs, backends, skipped, iters,
+                               dev, tmp, latency_snr, progress)
     meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
             else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "extra_models": list(extra_models), "denoiser": denoiser, "consistency": consistency,
-            "lpips": lpips_ok,
+            "lpips": lpips_ok, "noma": noma, "noma_split": noma_split if noma else None,
             "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr}
     return {"meta": meta, "points": points, "skipped": skipped}
+
+
+def _noma_points(path: str, a1: float, imgs: list[torch.Tensor], lat_img: torch.Tensor, snrs: Sequence[float],
+                 backends: Sequence[str], skipped: dict, iters: int, dev: torch.device, tmp: Path,
+                 latency_snr: float | None, progress: Callable[[str], None] | None) -> list[dict]:
+    """Rows for the two NOMA receivers: quality from :func:`~jscc_rt.train.noma.noma_psnr`, latency of each
+    user's receiver graph (user 2 includes SIC) per backend on one equalized received latent."""
+    from jscc_rt.export.graphs import NOMAReceiverGraph, NOMATransmitterGraph
+    from jscc_rt.export.onnx_export import SPECS, export_graph
+    from jscc_rt.train.noma import _pair, noma_psnr
+
+    model = load_model(resolve_checkpoint(path), expect="NOMAConfig").to(dev)
+    a, b = _pair(lat_img, lat_img, model.stride)
+    timings: dict[tuple[str, int, float], dict] = {}
+    for snr in [latency_snr] if latency_snr is not None else snrs:
+        s_t, a_t = torch.tensor([float(snr)], device=dev), torch.tensor([a1], device=dev)
+        with torch.no_grad():
+            x = NOMATransmitterGraph(model)(a.to(dev), b.to(dev), s_t, a_t)
+        y = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).to(dev) * 10 ** (-snr / 20)
+        feeds = {"received": y, "snr_db": s_t, "a1": a_t}
+        for user in (1, 2):
+            graph = NOMAReceiverGraph(model, user)
+            for be in backends:
+                if be in skipped or be in ("tensorrt", "torch-fused"):
+                    continue
+                if progress:
+                    progress(f"latency {be} noma-user{user} @ {snr:g} dB")
+                if be == "onnxruntime":
+                    spec = SPECS["noma_user"]
+                    runner = OnnxRuntimeRunner(export_graph(graph, tuple(feeds.values()), tmp / f"noma_user{user}.onnx",
+                                                            spec.inputs, spec.outputs, {"graph": "noma_user"}))
+                else:
+                    runner = TorchRunner(graph, list(feeds), device=dev, compile=be == "compile")
+                runner.load()
+                timings[(be, user, snr)] = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)
+    rows = []
+    for snr in snrs:
+        if progress:
+            progress(f"quality noma @ {snr:g} dB")
+        q = noma_psnr(model, imgs, snr, a1, seed=0)
+        for (be, user, ts), t in timings.items():
+            if ts == (snr if latency_snr is None else latency_snr):
+                rows.append({"backend": be, "sampler": f"noma-user{user}", "steps": 0, "snr_db": snr,
+                             "psnr": q[user - 1], "ms_ssim": float("nan"), "lpips": None, **t,
+                             "throughput_img_s": 1000.0 / t["latency_ms_mean"], "latency_snr_db": ts})
+    return rows
 
 
 def _fused_latency(jscc, net, sched, sampler: str, n: int, img: torch.Tensor, snr: float, iters: int,

@@ -72,3 +72,19 @@ def test_extra_models_join_the_frontier_as_decoder_only_rows(tmp_path: Path, mon
     assert set(rows) == {("decoder", "torch"), ("decoder", "onnxruntime"), ("unrolled-1_16", "torch"),
                          ("unrolled-1_16", "onnxruntime")}
     assert rows[("unrolled-1_16", "torch")]["psnr"] > rows[("decoder", "torch")]["psnr"] + 5, "trained vs random"
+
+
+def test_noma_receivers_join_the_frontier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt import JSCCConfig, JSCCModel, load_model, save_model
+    from jscc_rt.models.noma import TwoUserNOMA
+
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "j.pt")
+    save_model(TwoUserNOMA.from_teacher(load_model("jscc_rt/weights/unrolled-1_16.pt")), tmp_path / "n.pt")
+    res = run_pareto(str(tmp_path / "j.pt"), None, None, data=None, steps=(0,), backends=("torch", "onnxruntime"),
+                     snrs=(0.0, 10.0), iters=2, max_images=2, noma=str(tmp_path / "n.pt"), latency_snr=10.0)
+    noma = [p for p in res["points"] if p["sampler"].startswith("noma")]
+    assert len(noma) == 2 * 2 * 2, "2 users x 2 SNRs x 2 backends"
+    u2 = {p["snr_db"]: p["psnr"] for p in noma if p["sampler"] == "noma-user2" and p["backend"] == "torch"}
+    assert u2[10.0] > u2[0.0], "user 2 improves with SNR"
+    assert res["meta"]["noma_split"] == 0.8
