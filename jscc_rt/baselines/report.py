@@ -46,7 +46,8 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
     set_name, images = eval_images(data)
     images = images[:max_images] if max_images else images
     imgs = [im for _, im in images]
-    conceal = [_quality(im, torch.full_like(im, CONCEALMENT_VALUE))[0] for im in imgs]
+    conceal = [_quality(im, torch.full_like(im, CONCEALMENT_VALUE)) for im in imgs]  # (PSNR, MS-SSIM) per image
+    conceal_psnr = sum(q[0] for q in conceal) / len(imgs)
     thresholds = dict(thresholds or {})
     coders = {(c, i): SourceCoder(im, c) for c, _ in chains for i, im in enumerate(imgs)}
     rows: list[dict] = []
@@ -60,13 +61,13 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
             ch = DigitalChain(codec, m, ratio=ratio)
             encs = [coders[codec, i].fit(ch.payload_bits(tuple(im.shape[1:]))) for i, im in enumerate(imgs)]
             encodings[m.label()] = encs
-            q = [_quality(im, _decoded(e))[0] if e is not None else conceal[i] for i, (im, e) in
+            q = [_quality(im, _decoded(e))[0] if e is not None else conceal[i][0] for i, (im, e) in
                  enumerate(zip(imgs, encs))]
             codec_psnr[m.label()] = float("nan") if all(e is None for e in encs) else sum(q) / len(q)
         for kind in channels:
             cfg = ChannelConfig(kind)
             for snr in snrs:
-                chosen = select_mcs(mcs_list, thresholds[code], codec_psnr, sum(conceal) / len(conceal), snr, kind)
+                chosen = select_mcs(mcs_list, thresholds[code], codec_psnr, conceal_psnr, snr, kind)
                 tried = []
                 m: MCS | None = chosen
                 while m is not None:
@@ -74,8 +75,8 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                     tried.append(_run_chain(codec, m, cfg, ratio, imgs, encodings[m.label()], snr, seed, conceal))
                     lower = mcs_list.index(m) - 1
                     m = mcs_list[lower] if kind == "awgn" and tried[-1]["success"] < 1.0 and lower >= 0 else None
-                if not tried:  # nothing fits: every image concealed
-                    tried.append({"mcs": None, "psnr": sum(conceal) / len(conceal), "ms_ssim": float("nan"),
+                if not tried:  # no MCS carries any encoding: every image concealed
+                    tried.append({"mcs": None, "psnr": conceal_psnr, "ms_ssim": sum(q[1] for q in conceal) / len(imgs),
                                   "success": 0.0, "bpp": 0.0})
                 best = max(tried, key=lambda r: r["psnr"])
                 rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
@@ -98,17 +99,17 @@ def _decoded(e) -> torch.Tensor:
 
 
 def _run_chain(codec: str, m: MCS, cfg: ChannelConfig, ratio: float, imgs: list[torch.Tensor], encs: list,
-               snr: float, seed: int, conceal: list[float]) -> dict:
+               snr: float, seed: int, conceal: list[tuple[float, float]]) -> dict:
     chain = DigitalChain(codec, m, cfg, ratio=ratio)
     g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * (cfg.kind == "rayleigh"))
     ps, ss, ok, bits = [], [], 0, 0
-    for im, e in zip(imgs, encs):
+    for i, (im, e) in enumerate(zip(imgs, encs)):
         r = chain.transmit(im, snr, generator=g, encoded=e) if e is not None else None
         if r is not None and r.ok:
             p, s = _quality(im, r.image)
             ok, bits = ok + 1, bits + r.encoded.bits  # type: ignore[union-attr]
         else:
-            p, s = _quality(im, torch.full_like(im, CONCEALMENT_VALUE))
+            p, s = conceal[i]
         ps.append(p)
         ss.append(s)
     pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
@@ -117,7 +118,7 @@ def _run_chain(codec: str, m: MCS, cfg: ChannelConfig, ratio: float, imgs: list[
 
 
 def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: float, ratio: float, seed: int,
-           conceal: list[float]) -> dict:
+           conceal: list[tuple[float, float]]) -> dict:
     g = torch.Generator().manual_seed(seed + 1)
     ps, ss, bits, sent = [], [], 0, 0
     for i, im in enumerate(imgs):
@@ -126,14 +127,11 @@ def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: f
             h = draw_rayleigh_blocks(1, 1, generator=g).h
             s += 10.0 * math.log10(max(float(h.square().sum()), 1e-12))
         e = coders[codec, i].fit(ideal_bits(channel_uses(tuple(im.shape[1:]), ratio), s))
-        if e is None:
-            ps.append(conceal[i])
-            ss.append(_quality(im, torch.full_like(im, CONCEALMENT_VALUE))[1])
-            continue
-        p, q = _quality(im, _decoded(e))
+        p, q = conceal[i] if e is None else _quality(im, _decoded(e))
         ps.append(p)
         ss.append(q)
-        bits, sent = bits + e.bits, sent + 1
+        if e is not None:
+            bits, sent = bits + e.bits, sent + 1
     pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
     return {"mcs": "capacity", "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": sent / len(imgs),
             "bpp": bits / pixels}
