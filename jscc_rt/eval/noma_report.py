@@ -28,8 +28,9 @@ def run_noma_report(students: Sequence[str], teacher: str | None, data: str | No
     rows = []
     for path in students:
         m = load_model(resolve_checkpoint(path), expect="NOMAConfig")
-        kd = m.meta.get("train_config", {})  # type: ignore[attr-defined]
-        label = f"{Path(path).parent.name or path} (KD {'on' if kd.get('kd_feature', 0) or kd.get('kd_output', 0) else 'off'})"
+        tc = m.meta.get("train_config") or {}  # type: ignore[attr-defined]
+        kind = ("KD on" if tc.get("kd_feature") or tc.get("kd_output") else "KD off") if tc else "no NOMA training"
+        label = f"{Path(path).parent.name or path} ({kind})"
         for a1 in splits:
             for snr in snrs:
                 p1, p2 = noma_psnr(m, imgs, snr, a1, cfg, seed=seed)
