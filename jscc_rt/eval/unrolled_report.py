@@ -22,7 +22,7 @@ def per_iteration_psnr(model, images: Sequence[tuple[str, torch.Tensor]], snrs: 
     if model.config.model != "unrolled":
         raise JsccInputError(f"per-iteration PSNR needs an 'unrolled' model, got {model.config.model!r}")
     dec = model.decoder
-    out = {"step_sizes": [float(a) for a in dec.step_sizes], "psnr": {}}
+    out = {"step_sizes": [float(a) for a in dec.step_sizes.detach()], "psnr": {}}
     g = torch.Generator().manual_seed(seed)
     link = Link(model, ChannelConfig("awgn"))
     with torch.no_grad():
