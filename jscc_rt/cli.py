@@ -442,7 +442,10 @@ def _add_baselines(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--threshold-blocks", type=int, default=100, help="blocks per waterfall probe")
     p.add_argument("--thresholds", default=None, help="reuse the thresholds of an earlier baselines.json")
-    p.add_argument("--jscc-results", nargs="*", default=[], help="jscc-rt eval / eval-diffusion JSON to plot beside")
+    p.add_argument("--jscc-results", nargs="*", default=[],
+                   help="jscc-rt eval / eval-diffusion / bench pareto JSON to plot beside")
+    p.add_argument("--jscc-curves", nargs="*", default=None,
+                   help="plot only these curves from --jscc-results (e.g. deepjscc-1_16 'ddim x4')")
     p.add_argument("--from-json", nargs="*", default=None,
                    help="do not simulate: merge these baselines.json files and write the table and plots again")
     p.add_argument("--seed", type=int, default=0)
@@ -459,7 +462,7 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
 
     if a.from_json:
         print(write_outputs(merge_results([json.loads(Path(f).read_text()) for f in a.from_json]), a.out,
-                            a.jscc_results))
+                            a.jscc_results, a.jscc_curves))
         return 0
     chains = []
     for c in a.chains:
@@ -475,7 +478,7 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
     res = run_baselines(a.data, chains=chains, channels=a.channel, snrs=a.snr, ratio=float(Fraction(a.ratio)),
                         max_images=a.max_images, seed=a.seed, thresholds=th, threshold_blocks=a.threshold_blocks,
                         progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
-    print(write_outputs(res, a.out, a.jscc_results))
+    print(write_outputs(res, a.out, a.jscc_results, a.jscc_curves))
     return 0
 
 

@@ -147,7 +147,8 @@ def merge_results(results: Sequence[dict]) -> dict:
     return out
 
 
-def write_outputs(res: dict, out: str | Path, jscc_results: Sequence[str | Path] = ()) -> str:
+def write_outputs(res: dict, out: str | Path, jscc_results: Sequence[str | Path] = (),
+                  jscc_labels: Sequence[str] | None = None) -> str:
     """Write JSON, markdown and one plot per channel (digital chains, ideal, and any JSCC/diffusion JSON)."""
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
@@ -166,11 +167,26 @@ def write_outputs(res: dict, out: str | Path, jscc_results: Sequence[str | Path]
         lines += [f"| {code} | {k} | {v:.2f} |" for k, v in th.items()]
     md = "\n".join(lines)
     (o / "baselines.md").write_text(md + "\n")
-    _plot(res, o, [json.loads(Path(p).read_text()) for p in jscc_results])
+    _plot(res, o, [json.loads(Path(p).read_text()) for p in jscc_results], jscc_labels)
     return md
 
 
-def _plot(res: dict, o: Path, others: list[dict]) -> None:
+def _jscc_curves(d: dict, kind: str, keep: Sequence[str] | None) -> dict[str, list[tuple[float, float]]]:
+    """``label -> [(snr_db, psnr)]`` from a ``jscc-rt eval`` / ``eval-diffusion`` JSON or a ``bench pareto`` JSON
+    (its torch rows; AWGN), keeping the labels in ``keep`` when given."""
+    rows = d.get("results") or d.get("rows") or [p for p in d.get("points", []) if p.get("backend") == "torch"]
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        if r.get("channel", "awgn") != kind or r.get("start", "matched") != "matched":
+            continue
+        name, steps = r.get("model") or r.get("receiver") or r.get("sampler"), r.get("steps") or 0
+        label = f"{name} x{steps}" if steps else str(name)
+        if keep is None or label in keep:
+            curves.setdefault(label, []).append((r["snr_db"], r["psnr"]))
+    return {k: sorted(v) for k, v in curves.items()}
+
+
+def _plot(res: dict, o: Path, others: list[dict], keep: Sequence[str] | None = None) -> None:
     from jscc_rt.eval.plots import finish, pyplot
 
     plt = pyplot()
@@ -183,13 +199,7 @@ def _plot(res: dict, o: Path, others: list[dict]) -> None:
             style = "--" if chain.endswith("ideal") else "-s"
             ax.plot([r["snr_db"] for r in sel], [r["psnr"] for r in sel], style, ms=4, label=chain)
         for d in others:
-            rows = d.get("results", d.get("rows", []))
-            key = lambda r: (r.get("model") or r.get("receiver"), r.get("steps") or 0)  # noqa: E731
-            for name, steps in dict.fromkeys(key(r) for r in rows):
-                sel = sorted((r for r in rows if key(r) == (name, steps) and r.get("channel") == kind
-                              and r.get("start", "matched") == "matched"), key=lambda r: r["snr_db"])
-                if sel:
-                    label = f"{name} x{steps}" if steps else str(name)
-                    ax.plot([r["snr_db"] for r in sel], [r["psnr"] for r in sel], "-o", ms=3, label=label)
+            for label, pts in _jscc_curves(d, kind, keep).items():
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=3, label=label)
         finish(fig, ax, o / f"psnr_vs_snr_{kind}.png", xlabel="SNR (dB)", ylabel="PSNR (dB)",
                title=f"Kodak, k/n = {res['meta']['ratio']:.4g}, {kind}: separate coding vs JSCC")

@@ -200,3 +200,17 @@ def test_missing_sionna_is_a_clear_exit_2(tmp_path, monkeypatch, capsys) -> None
     rc = main(["baselines", "--chains", "jpeg+ldpc", "--channel", "awgn", "--snr", "10", "--max-images", "1",
                "--thresholds", str(tmp_path / "th.json"), "--out", str(tmp_path / "o")])
     assert rc == 2 and "need Sionna" in capsys.readouterr().err
+
+
+def test_jscc_curves_read_eval_and_pareto_json() -> None:
+    from jscc_rt.baselines.report import _jscc_curves
+
+    ev = {"results": [{"model": "m", "channel": "awgn", "snr_db": 10.0, "psnr": 25.0},
+                      {"model": "m", "channel": "awgn", "snr_db": 0.0, "psnr": 20.0},
+                      {"model": "m", "channel": "rayleigh", "snr_db": 0.0, "psnr": 18.0}]}
+    assert _jscc_curves(ev, "awgn", None) == {"m": [(0.0, 20.0), (10.0, 25.0)]}
+    par = {"points": [{"backend": "torch", "sampler": "ddim", "steps": 4, "snr_db": 0.0, "psnr": 22.4},
+                      {"backend": "onnxruntime", "sampler": "ddim", "steps": 4, "snr_db": 0.0, "psnr": 22.4},
+                      {"backend": "torch", "sampler": "decoder", "steps": 0, "snr_db": 0.0, "psnr": 22.2}]}
+    assert _jscc_curves(par, "awgn", ["ddim x4"]) == {"ddim x4": [(0.0, 22.4)]}
+    assert _jscc_curves(par, "rayleigh", None) == {}
