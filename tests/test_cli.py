@@ -8,7 +8,8 @@ import pytest
 
 from jscc_rt.cli import build_parser, main
 
-SUBCOMMANDS = ["simulate", "train", "train-diffusion", "train-compress", "eval", "eval-diffusion", "eval-unrolled", "bench", "demo"]
+SUBCOMMANDS = ["simulate", "train", "train-diffusion", "train-compress", "eval", "eval-diffusion", "eval-unrolled",
+               "train-noma", "eval-noma", "export", "bench", "baselines", "demo"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)
