@@ -47,6 +47,15 @@ class MCS:
     def code_config(self) -> CodeConfig:
         return CodeConfig(self.code, self.n, self.rate, bits_per_symbol(self.order))  # type: ignore[arg-type]
 
+    def n_blocks(self, shape: tuple[int, int], ratio: float) -> int:
+        """Code blocks that fit the channel uses of an ``H x W`` image at bandwidth ratio ``ratio``."""
+        return channel_uses(shape, ratio) * bits_per_symbol(self.order) // self.n
+
+    def payload_bits(self, shape: tuple[int, int], ratio: float) -> int:
+        """Codec bits available for an ``H x W`` image (blocks x payload, minus the length header); needs no
+        channel-code object."""
+        return self.n_blocks(shape, ratio) * self.code_config().payload_bits - HEADER_BITS
+
 
 def channel_uses(shape: tuple[int, int], ratio: float) -> int:
     """Complex channel uses for an ``H x W`` RGB image at bandwidth ratio ``k/n = ratio``."""
@@ -101,15 +110,14 @@ class DigitalChain:
         self.codec, self.mcs, self.ratio = codec, mcs, ratio
         self.channel = Channel(channel or ChannelConfig())
         self.code = BlockCode(mcs.code_config())
-        self.m = bits_per_symbol(mcs.order)
         self.chunk = chunk
 
     def n_blocks(self, shape: tuple[int, int]) -> int:
-        return channel_uses(shape, self.ratio) * self.m // self.code.n
+        return self.mcs.n_blocks(shape, self.ratio)
 
     def payload_bits(self, shape: tuple[int, int]) -> int:
         """Codec bits available for an ``H x W`` image (blocks x payload, minus the length header)."""
-        return self.n_blocks(shape) * self.code.k - HEADER_BITS
+        return self.mcs.payload_bits(shape, self.ratio)
 
     def source_encode(self, img: torch.Tensor) -> Encoded | None:
         shape = (int(img.shape[1]), int(img.shape[2]))

@@ -73,6 +73,11 @@ class CodeConfig:
     def crc_bits(self) -> int:
         return 24 if self.kind == "ldpc" else 11
 
+    @property
+    def payload_bits(self) -> int:
+        """Payload bits per block (``k_info`` minus the CRC): what the source may spend."""
+        return self.k_info - self.crc_bits
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -86,7 +91,7 @@ class BlockCode:
     def __init__(self, cfg: CodeConfig) -> None:
         crc, ldpc, polar = _sionna_fec()
         self.cfg, self.n = cfg, cfg.n
-        self.k = cfg.k_info - cfg.crc_bits
+        self.k = cfg.payload_bits
         if self.k < 12:
             raise JsccInputError(f"{cfg.kind} block n={cfg.n} at rate {cfg.rate} leaves {self.k} payload bits after "
                                  "the CRC (< 12); raise n or the rate")

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import torch
 
 from jscc_rt.baselines.chain import MCS, CONCEALMENT_VALUE, DigitalChain, channel_uses, ideal_bits
-from jscc_rt.baselines.codecs import SourceCoder
+from jscc_rt.baselines.codecs import SourceCoder, decode
 from jscc_rt.baselines.mcs import cqi_mcs, mcs_thresholds, select_mcs
 from jscc_rt.channel import ChannelConfig, draw_rayleigh_blocks
 from jscc_rt.data import eval_images
@@ -56,12 +56,11 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
         if code not in thresholds:
             thresholds[code] = mcs_thresholds(mcs_list, blocks=threshold_blocks, progress=say)
         say(f"{codec}: fitting the payload of each MCS")
-        codec_psnr, encodings = {}, {}
+        codec_psnr, encodings, built = {}, {}, {}
         for m in mcs_list:
-            ch = DigitalChain(codec, m, ratio=ratio)
-            encs = [coders[codec, i].fit(ch.payload_bits(tuple(im.shape[1:]))) for i, im in enumerate(imgs)]
+            encs = [coders[codec, i].fit(m.payload_bits(tuple(im.shape[1:]), ratio)) for i, im in enumerate(imgs)]
             encodings[m.label()] = encs
-            q = [_quality(im, _decoded(e))[0] if e is not None else conceal[i][0] for i, (im, e) in
+            q = [_quality(im, decode(e.data, e.shape))[0] if e is not None else conceal[i][0] for i, (im, e) in
                  enumerate(zip(imgs, encs))]
             codec_psnr[m.label()] = float("nan") if all(e is None for e in encs) else sum(q) / len(q)
         for kind in channels:
@@ -72,7 +71,9 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                 m: MCS | None = chosen
                 while m is not None:
                     say(f"{codec}+{code} {kind} {snr:g} dB: {m.label()}")
-                    tried.append(_run_chain(codec, m, cfg, ratio, imgs, encodings[m.label()], snr, seed, conceal))
+                    if (m.label(), kind) not in built:  # one chain (and Sionna code) per MCS and channel
+                        built[m.label(), kind] = DigitalChain(codec, m, cfg, ratio=ratio)
+                    tried.append(_run_chain(built[m.label(), kind], imgs, encodings[m.label()], snr, seed, conceal))
                     lower = mcs_list.index(m) - 1
                     m = mcs_list[lower] if kind == "awgn" and tried[-1]["success"] < 1.0 and lower >= 0 else None
                 if not tried:  # no MCS carries any encoding: every image concealed
@@ -92,16 +93,10 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
     return {"meta": meta, "thresholds": thresholds, "rows": rows}
 
 
-def _decoded(e) -> torch.Tensor:
-    from jscc_rt.baselines.codecs import decode
-
-    return decode(e.data, e.shape)
-
-
-def _run_chain(codec: str, m: MCS, cfg: ChannelConfig, ratio: float, imgs: list[torch.Tensor], encs: list,
-               snr: float, seed: int, conceal: list[tuple[float, float]]) -> dict:
-    chain = DigitalChain(codec, m, cfg, ratio=ratio)
-    g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * (cfg.kind == "rayleigh"))
+def _run_chain(chain: DigitalChain, imgs: list[torch.Tensor], encs: list, snr: float, seed: int,
+               conceal: list[tuple[float, float]]) -> dict:
+    fading = chain.channel.config.kind == "rayleigh"
+    g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * fading)
     ps, ss, ok, bits = [], [], 0, 0
     for i, (im, e) in enumerate(zip(imgs, encs)):
         r = chain.transmit(im, snr, generator=g, encoded=e) if e is not None else None
@@ -113,7 +108,7 @@ def _run_chain(codec: str, m: MCS, cfg: ChannelConfig, ratio: float, imgs: list[
         ps.append(p)
         ss.append(s)
     pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
-    return {"mcs": m.label(), "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": ok / len(imgs),
+    return {"mcs": chain.mcs.label(), "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": ok / len(imgs),
             "bpp": bits / pixels, "per_image_psnr": ps}
 
 
@@ -127,7 +122,7 @@ def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: f
             h = draw_rayleigh_blocks(1, 1, generator=g).h
             s += 10.0 * math.log10(max(float(h.square().sum()), 1e-12))
         e = coders[codec, i].fit(ideal_bits(channel_uses(tuple(im.shape[1:]), ratio), s))
-        p, q = conceal[i] if e is None else _quality(im, _decoded(e))
+        p, q = conceal[i] if e is None else _quality(im, decode(e.data, e.shape))
         ps.append(p)
         ss.append(q)
         if e is not None:

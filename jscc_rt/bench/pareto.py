@@ -176,11 +176,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 t = timed.get((be, snr if latency_snr is None else latency_snr))
                 if t is None:
                     continue
-                points.append({"backend": be, "sampler": sampler if n or which else "decoder", "steps": n, "snr_db": snr,
-                               **{k: v for k, v in q.items() if k != "lpips"},
-                               "lpips": q["lpips"] if lpips_ok else None, **t,
-                               "throughput_img_s": 1000.0 / t["latency_ms_mean"],
-                               "latency_snr_db": snr if latency_snr is None else latency_snr})
+                points.append(_point(be, sampler, n, snr, q["psnr"], q["ms_ssim"], q["lpips"] if lpips_ok else None, t,
+                                     snr if latency_snr is None else latency_snr))
     if noma:
         points += _noma_points(noma, noma_split, [im for _, im in images], lat_img, snrs, backends, skipped, iters,
                                dev, tmp, latency_snr, progress)
@@ -192,6 +189,14 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             "lpips": lpips_ok, "noma": noma, "noma_split": noma_split if noma else None,
             "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr}
     return {"meta": meta, "points": points, "skipped": skipped}
+
+
+def _point(backend: str, sampler: str, steps: int, snr: float, psnr_db: float, msssim: float, lpips: float | None,
+           timing: dict, latency_snr_db: float) -> dict:
+    """One frontier row: quality at ``snr`` plus the latency measured at ``latency_snr_db``."""
+    return {"backend": backend, "sampler": sampler, "steps": steps, "snr_db": snr, "psnr": psnr_db, "ms_ssim": msssim,
+            "lpips": lpips, **timing, "throughput_img_s": 1000.0 / timing["latency_ms_mean"],
+            "latency_snr_db": latency_snr_db}
 
 
 def _noma_points(path: str, a1: float, imgs: list[torch.Tensor], lat_img: torch.Tensor, snrs: Sequence[float],
@@ -234,9 +239,7 @@ def _noma_points(path: str, a1: float, imgs: list[torch.Tensor], lat_img: torch.
         q = noma_psnr(model, imgs, snr, a1, seed=0)
         for (be, user, ts), t in timings.items():
             if ts == (snr if latency_snr is None else latency_snr):
-                rows.append({"backend": be, "sampler": f"noma-user{user}", "steps": 0, "snr_db": snr,
-                             "psnr": q[user - 1], "ms_ssim": float("nan"), "lpips": None, **t,
-                             "throughput_img_s": 1000.0 / t["latency_ms_mean"], "latency_snr_db": ts})
+                rows.append(_point(be, f"noma-user{user}", 0, snr, q[user - 1], float("nan"), None, t, ts))
     return rows
 
 

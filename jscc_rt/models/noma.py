@@ -56,11 +56,13 @@ def check_power_split(a1: float) -> float:
     return float(a1)
 
 
-def sinr_db(a1: float | torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-user SINR in dB ``(B,)``: user 1 ``a1 / (a2 + 1/snr)``; user 2 after perfect SIC ``a2 * snr``."""
+def sinr_db(a1: float | torch.Tensor, snr_db: torch.Tensor, sic: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-user SINR in dB ``(B,)``: user 1 ``a1 / (a2 + 1/snr)``; user 2 after perfect SIC ``a2 * snr``, or
+    ``a2 / (a1 + 1/snr)`` when it treats user 1 as noise (``sic=False``)."""
     snr = 10.0 ** (snr_db / 10.0)
     a2 = 1.0 - a1
-    return 10.0 * torch.log10(a1 / (a2 + 1.0 / snr)), 10.0 * torch.log10(a2 * snr)
+    g2 = a2 * snr if sic else a2 / (a1 + 1.0 / snr)
+    return 10.0 * torch.log10(a1 / (a2 + 1.0 / snr)), 10.0 * torch.log10(g2)
 
 
 @dataclass
@@ -95,10 +97,7 @@ class TwoUserNOMA(nn.Module):
 
     def user_sinr_db(self, snr_db: torch.Tensor, a1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both users' conditioning SINR in dB ``(B,)`` (user 2: after SIC, or treating user 1 as noise)."""
-        g1, g2 = sinr_db(a1, snr_db)
-        if not self.config.sic:
-            g2 = 10.0 * torch.log10((1.0 - a1) / (a1 + 10.0 ** (-snr_db / 10.0)))
-        return g1, g2
+        return sinr_db(a1, snr_db, self.config.sic)
 
     def superpose(self, img1: torch.Tensor, img2: torch.Tensor, snr_db: torch.Tensor,
                   a1: torch.Tensor) -> torch.Tensor:
@@ -117,13 +116,11 @@ class TwoUserNOMA(nn.Module):
     def receive_user2(self, y: torch.Tensor, snr_db: torch.Tensor, a1: torch.Tensor,
                       features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """User 2: SIC (decode user 1, re-encode, subtract) then decode; or treat user 1 as noise (``sic=False``)."""
-        u1, u2 = self.users
         g1, g2 = self.user_sinr_db(snr_db, a1)
-        r1, r2 = _col(a1.sqrt()), _col((1.0 - a1).sqrt())
         if self.config.sic:
-            first = u1.decoder(y / r1, g1)  # user 2 decodes user 1's image ...
-            y = y - r1 * u1.transmit_latent(first, g1)  # ... re-encodes it and cancels it
-        return u2.decoder(y / r2, g2, features=features)
+            first = self.receive_user1(y, snr_db, a1)  # user 2 decodes user 1's image ...
+            y = y - _col(a1.sqrt()) * self.users[0].transmit_latent(first, g1)  # ... re-encodes it and cancels it
+        return self.users[1].decoder(y / _col((1.0 - a1).sqrt()), g2, features=features)
 
     def forward(self, img1: torch.Tensor, img2: torch.Tensor, snr_db: torch.Tensor, a1: float,
                 channel: ChannelConfig | None = None, *, generator: torch.Generator | None = None,
