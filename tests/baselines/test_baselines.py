@@ -214,3 +214,16 @@ def test_jscc_curves_read_eval_and_pareto_json() -> None:
                       {"backend": "torch", "sampler": "decoder", "steps": 0, "snr_db": 0.0, "psnr": 22.2}]}
     assert _jscc_curves(par, "awgn", ["ddim x4"]) == {"ddim x4": [(0.0, 22.4)]}
     assert _jscc_curves(par, "rayleigh", None) == {}
+
+
+def test_code_config_bad_input_names_the_value() -> None:
+    with pytest.raises(JsccInputError, match="code rate"):
+        CodeConfig("ldpc", 1920, 1.2)
+    with pytest.raises(JsccInputError, match="polar codes need"):
+        CodeConfig("polar", 2048, 0.5)
+    with pytest.raises(JsccInputError, match="multiple of bits_per_symbol"):
+        CodeConfig("ldpc", 1922, 0.5, 4)
+    with pytest.raises(JsccInputError, match="payload bits after the CRC"):
+        BlockCode(CodeConfig("polar", 64, 0.3))
+    # 3*96*128/6 = 6144 channel uses x 4 bits = 24576 coded bits: 25 blocks of 960, 480 - 24 payload bits each
+    assert MCS("ldpc", 16, 0.5, 960).payload_bits((96, 128), 1 / 6) == 25 * (480 - 24) - 32
