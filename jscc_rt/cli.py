@@ -92,6 +92,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("lr", "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--arch", choices=("gdn", "res"), default=d.arch, help="deepjscc/vae: GDN or residual blocks")
+    p.add_argument("--scale", type=float, default=d.scale,
+                   help="resize the training photos by this factor first (0.6 frames them like Kodak)")
     p.add_argument("--init", default=None, help="start from these weights (same architecture)")
     p.add_argument("--out", required=True, help="output folder (checkpoint, config, log)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")

@@ -9,6 +9,8 @@ from jscc_rt._validate import JsccInputError
 
 ModelName = Literal["deepjscc", "vae", "unrolled"]
 MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae", "unrolled")
+ArchName = Literal["gdn", "res"]
+ARCH_NAMES: tuple[str, ...] = ("gdn", "res")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class JSCCConfig:
         width: feature channels ``N`` of the inner layers (the first layer uses ``N/2``).
         downsample: spatial stride ``s`` of the encoder (power of two, 3 stages of 2 for s=8).
         unroll_iters: ``"unrolled"`` only: receiver iterations ``K``.
+        arch: ``"deepjscc"`` / ``"vae"`` only: ``"gdn"`` (Bourtsoulatze conv + GDN + ADJSCC attention,
+            :mod:`jscc_rt.models.jscc`) or ``"res"`` (PReLU residual blocks, sub-pixel upsampling,
+            :mod:`jscc_rt.models.resjscc`; downsample 8).
     """
 
     model: ModelName = "deepjscc"
@@ -29,6 +34,7 @@ class JSCCConfig:
     width: int = 96
     downsample: int = 8
     unroll_iters: int = 5
+    arch: ArchName = "gdn"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -39,6 +45,11 @@ class JSCCConfig:
             raise JsccInputError(f"downsample must be 4, 8 or 16, got {self.downsample}")
         if self.width < 8:
             raise JsccInputError(f"width must be >= 8, got {self.width}")
+        if self.arch not in ARCH_NAMES:
+            raise JsccInputError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCH_NAMES)}")
+        if self.arch == "res" and (self.model == "unrolled" or self.downsample != 8 or self.width % 4):
+            raise JsccInputError(f"arch 'res' is for deepjscc/vae with downsample 8 and width a multiple of 4, got "
+                                 f"model {self.model!r}, downsample {self.downsample}, width {self.width}")
         if self.model == "unrolled" and (self.downsample != 8 or not 1 <= self.unroll_iters <= 32):
             raise JsccInputError(f"the unrolled model needs downsample 8 and 1..32 iterations, got "
                                  f"downsample {self.downsample}, unroll_iters {self.unroll_iters}")
@@ -50,7 +61,7 @@ class JSCCConfig:
 
     @classmethod
     def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
-                  unroll_iters: int = 5) -> "JSCCConfig":
+                  unroll_iters: int = 5, arch: str = "gdn") -> "JSCCConfig":
         """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
         r = Fraction(ratio)
         c = r * 6 * downsample**2
@@ -60,7 +71,7 @@ class JSCCConfig:
                 "pick a ratio c/(6*s^2) with even c"
             )
         return cls(model=model, latent_channels=int(c), width=width, downsample=downsample,  # type: ignore[arg-type]
-                   unroll_iters=unroll_iters)
+                   unroll_iters=unroll_iters, arch=arch)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
         return asdict(self)

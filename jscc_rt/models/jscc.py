@@ -94,7 +94,14 @@ class JSCCModel(nn.Module):
             self.encoder: nn.Module = CompactEncoder(c, cfg.width)
             self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters)
             return
-        self.encoder = Encoder(cfg, 2 * c if cfg.model == "vae" else c)
+        c_enc = 2 * c if cfg.model == "vae" else c
+        if cfg.arch == "res":
+            from jscc_rt.models.resjscc import ResDecoder, ResEncoder
+
+            self.encoder = ResEncoder(cfg.width, c_enc)
+            self.decoder = ResDecoder(cfg.width, c)
+            return
+        self.encoder = Encoder(cfg, c_enc)
         self.decoder = Decoder(cfg)
 
     @property
@@ -124,12 +131,14 @@ class JSCCModel(nn.Module):
 
     def transmit_latent(self, x: torch.Tensor, snr_db: torch.Tensor, power: float = 1.0) -> torch.Tensor:
         """Images -> power-normalized latent ``(B, c, H/s, W/s)`` (``power`` per complex symbol, VAE sends ``mu``):
-        :meth:`transmit` without the symbol packing, written with shape-agnostic ops so it traces for export."""
+        :meth:`transmit` without the symbol packing, so it traces for export with dynamic shapes. Eager calls
+        reject all-zero latents like :func:`jscc_rt.channel.power_normalize`; traced graphs skip that host check."""
         z = self.encoder(x, snr_db)
         if self.config.model == "vae":
             z = z.chunk(2, dim=1)[0]
-        energy = z.square().flatten(1).sum(1).view(-1, 1, 1, 1)
-        return z * torch.sqrt(power * (z[0].numel() / 2) / energy)
+        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        s = power_normalize(z.reshape(z.shape[0], -1, 2), power, validate=not tracing)
+        return s.reshape(z.shape)
 
     def transmit(self, x: torch.Tensor, snr_db: torch.Tensor, **kw) -> torch.Tensor:
         """Images -> power-normalized symbols ``(B, k, 2)`` (unit average power per complex symbol)."""

@@ -37,6 +37,8 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch default
     unroll_iters: int = 5  # model "unrolled" only
     init: str | None = None  # start from these weights (same architecture), e.g. to continue a shipped model
+    arch: str = "gdn"  # deepjscc/vae: "gdn" or "res" (JSCCConfig.arch)
+    scale: float = 1.0  # training photos are resized by this factor once (0.6 frames them like Kodak's 768x512)
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -47,6 +49,8 @@ class TrainConfig:
         for name in ("crop", "batch_size", "steps", "val_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise JsccInputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.05 <= self.scale <= 1.0:
+            raise JsccInputError(f"scale {self.scale} must be in [0.05, 1] (a downscale factor for the training photos)")
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
 

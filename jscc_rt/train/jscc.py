@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from jscc_rt._progress import progress
 from jscc_rt.channel import ChannelConfig
@@ -25,11 +26,17 @@ from jscc_rt.train.config import TrainConfig, start_run
 
 
 def _training_images(cfg: TrainConfig) -> tuple[str, list[torch.Tensor]]:
+    """The training photos (or the embedded samples), resized once by ``cfg.scale`` (antialiased bilinear)."""
     folder = resolve_data_dir(cfg.data, "photos")
     if folder is None:
-        return "embedded", [img for _, img in sample_images("auto")]
-    ds = ImageFolder(folder)
-    return str(folder), [ds[i] for i in range(len(ds))]
+        name, imgs = "embedded", [img for _, img in sample_images("auto")]
+    else:
+        ds = ImageFolder(folder)
+        name, imgs = str(folder), [ds[i] for i in range(len(ds))]
+    if cfg.scale != 1.0:
+        imgs = [F.interpolate(im[None], scale_factor=cfg.scale, mode="bilinear", antialias=True, align_corners=False,
+                              recompute_scale_factor=False)[0].clamp(0, 1) for im in imgs]
+    return name, imgs
 
 
 def _val_images(cfg: TrainConfig) -> tuple[str, list[tuple[str, torch.Tensor]]]:
@@ -55,7 +62,7 @@ def train(
     """
     out = start_run(out, cfg.threads, cfg.seed)
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
-                                unroll_iters=cfg.unroll_iters)
+                                unroll_iters=cfg.unroll_iters, arch=cfg.arch)
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model

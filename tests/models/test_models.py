@@ -91,3 +91,17 @@ def test_bad_image_input() -> None:
         JSCCConfig.for_ratio("1/7")
     with pytest.raises(JsccInputError, match="unknown model"):
         JSCCConfig(model="resnet")  # type: ignore[arg-type]
+
+
+def test_transmit_latent_matches_transmit_and_rejects_zero_power() -> None:
+    m = JSCCModel(JSCCConfig(width=16, latent_channels=8)).eval()
+    x, snr = torch.rand(2, 3, 32, 48), torch.tensor([0.0, 10.0])
+    with torch.no_grad():
+        z = m.transmit_latent(x, snr, power=2.0)
+        s = m.transmit(x, snr)
+    torch.testing.assert_close(average_power(z.reshape(2, -1, 2)), torch.full((2,), 2.0))
+    torch.testing.assert_close(z.reshape(2, -1, 2) / 2**0.5, s, rtol=1e-5, atol=1e-6)  # same symbols, same layout
+    for p in m.encoder.head.parameters():
+        torch.nn.init.zeros_(p)  # an encoder that outputs all zeros
+    with pytest.raises(JsccInputError, match="zero power"):
+        m.transmit_latent(x, snr)

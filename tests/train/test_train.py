@@ -54,3 +54,17 @@ def test_bad_train_config() -> None:
         TrainConfig(snr_min_db=10, snr_max_db=0)
     with pytest.raises(JsccInputError, match="multiple of downsample"):
         TrainConfig(crop=100)
+
+
+def test_scale_resizes_training_images_and_bad_scale() -> None:
+    from jscc_rt.train.jscc import _training_images
+
+    _, full = _training_images(TrainConfig(**SMALL))
+    _, half = _training_images(TrainConfig(scale=0.5, **SMALL))
+    assert [tuple(h.shape[-2:]) for h in half] == [(f.shape[-2] // 2, f.shape[-1] // 2) for f in full]
+    # antialiased: the half-size image is the 2x2 box average up to the filter, not a subsampling
+    f, h = full[0], half[0]
+    box = torch.nn.functional.avg_pool2d(f[None], 2)[0]
+    assert float((h - box).abs().mean()) < 0.02
+    with pytest.raises(JsccInputError, match="scale 1.5 must be in"):
+        TrainConfig(scale=1.5)
