@@ -18,7 +18,7 @@ from jscc_rt.data import sample_images, save_image
 from jscc_rt.models.registry import shipped_weights
 from jscc_rt.sim import simulate_link
 
-DEMO_MODEL = "deepjscc-1_16"
+DEMO_MODEL = "deepjscc-res-1_16"
 DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY = "vae-1_16", "denoiser-vae-1_16", "consistency-vae-1_16"
 
 
