@@ -5,8 +5,8 @@ A Bourtsoulatze-style encoder/decoder (5x5 stride-2 convolutions with PReLU, tra
 with the capacity moved to where CPU training pays for it: two stages of ``N/2`` features at ``H/2`` and ``H/4``
 (image detail), then ``blocks`` residual 3x3 blocks of ``N`` features at the latent resolution ``H/8`` in both the
 encoder and the decoder. No GDN: on this project's training photos the GDN model fit the training crops better and
-Kodak worse (docs/results.md). About 356 M multiply-adds per 96x96 crop at ``N = 128`` (the GDN model at width 96:
-about 600 M).
+Kodak worse (docs/results.md). About 358 M multiply-adds per 96x96 crop at ``N = 128`` (the GDN model at width 96:
+about 608 M; counted with torch.utils.flop_counter).
 
 Shapes: encoder ``(B, 3, H, W)`` + ``snr_db (B,)`` -> ``(B, c_out, H/8, W/8)``; decoder the reverse, output in [0, 1].
 """
