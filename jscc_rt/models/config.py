@@ -25,8 +25,8 @@ class JSCCConfig:
         downsample: spatial stride ``s`` of the encoder (power of two, 3 stages of 2 for s=8).
         unroll_iters: ``"unrolled"`` only: receiver iterations ``K``.
         arch: ``"deepjscc"`` / ``"vae"`` only: ``"gdn"`` (Bourtsoulatze conv + GDN + ADJSCC attention,
-            :mod:`jscc_rt.models.jscc`) or ``"res"`` (PReLU residual blocks, sub-pixel upsampling,
-            :mod:`jscc_rt.models.resjscc`; downsample 8).
+            :mod:`jscc_rt.models.jscc`) or ``"res"`` (PReLU conv stages, residual blocks at the latent
+            resolution, transposed-conv decoder, :mod:`jscc_rt.models.resjscc`; downsample 8).
     """
 
     model: ModelName = "deepjscc"

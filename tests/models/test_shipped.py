@@ -2,7 +2,6 @@
 measured quality on the embedded images (PSNR floors at 10 dB AWGN), so a corrupt or swapped file fails here."""
 from __future__ import annotations
 
-import hashlib
 import re
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import load_model
+from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.registry import WEIGHTS_DIR, shipped_weights
 
 DOC = (WEIGHTS_DIR / "TRAINING.md").read_text()
@@ -26,7 +26,7 @@ def test_every_shipped_file_is_documented_with_its_sha256() -> None:
     assert names, "no shipped weights found"
     for name in names:
         assert name in documented, f"{name}.pt has no section with a sha256 in TRAINING.md"
-        digest = hashlib.sha256((WEIGHTS_DIR / f"{name}.pt").read_bytes()).hexdigest()
+        digest = file_sha256(WEIGHTS_DIR / f"{name}.pt")
         assert digest == documented[name], f"{name}.pt sha256 {digest} differs from TRAINING.md"
 
 
