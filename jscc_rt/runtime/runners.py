@@ -2,57 +2,22 @@
 
 Feeds and outputs are ``{name: tensor}`` dicts (torch tensors out; numpy arrays accepted in). Every graph input
 must be fed; extra feeds are ignored, so all receiver graphs take the same feeds even where an exporter dropped an
-input the graph does not use (``snr_db`` of the decoder-only receiver). Backend packages (onnxruntime, tensorrt)
-are imported inside ``load()``.
+input the graph does not use (``snr_db`` of the decoder-only receiver). Backend packages (onnxruntime, openvino,
+tensorrt) are imported inside ``load()``.
 """
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
+from jscc_rt.runtime.base import Runner, RunnerUnavailable
+from jscc_rt.runtime.tensorrt_runner import TensorRTRunner
 
-class RunnerUnavailable(RuntimeError):
-    """The backend cannot run here (package or device missing); the message says what to install or use."""
-
-
-class Runner(ABC):
-    """Base runner. ``input_names``/``output_names`` are known after ``load()``."""
-
-    name = "runner"
-
-    def __init__(self) -> None:
-        self.loaded = False
-        self.input_names: list[str] = []
-        self.output_names: list[str] = []
-
-    @abstractmethod
-    def load(self) -> None: ...
-
-    @abstractmethod
-    def infer(self, feeds: Mapping[str, torch.Tensor | np.ndarray]) -> dict[str, torch.Tensor]: ...
-
-    def close(self) -> None:
-        self.loaded = False
-
-    def __enter__(self) -> "Runner":
-        if not self.loaded:
-            self.load()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _check_feeds(self, feeds: Mapping[str, object]) -> None:
-        if not self.loaded:
-            raise RuntimeError(f"{self.name}: call load() (or use it as a context manager) before infer()")
-        missing = [n for n in self.input_names if n not in feeds]
-        if missing:
-            raise KeyError(f"{self.name}: feeds lack {missing}; this graph takes {self.input_names}")
+__all__ = ["OnnxRuntimeRunner", "Runner", "RunnerUnavailable", "TensorRTRunner", "TorchRunner"]
 
 
 class TorchRunner(Runner):
@@ -119,56 +84,4 @@ class OnnxRuntimeRunner(Runner):
 
     def close(self) -> None:
         self.session = None
-        super().close()
-
-
-class TensorRTRunner(Runner):
-    """Deserializes a TensorRT engine and runs it on CUDA tensors (TensorRT 10 tensor API)."""
-
-    name = "tensorrt"
-
-    def __init__(self, engine_path: str | os.PathLike) -> None:
-        super().__init__()
-        self.engine_path = Path(engine_path)
-        self.engine = self.context = None
-
-    def load(self) -> None:
-        try:
-            import tensorrt as trt
-        except ImportError as e:
-            raise RunnerUnavailable("TensorRT is not installed: pip install 'jscc-rt[trt]' on a machine with an NVIDIA GPU") from e
-        if not torch.cuda.is_available():
-            raise RunnerUnavailable("TensorRT needs a CUDA GPU; none is visible")
-        logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(logger).deserialize_cuda_engine(self.engine_path.read_bytes())
-        if self.engine is None:
-            raise RunnerUnavailable(f"could not deserialize {self.engine_path} (built for another TensorRT/GPU?)")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        self.output_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        self.loaded = True
-
-    def infer(self, feeds: Mapping[str, torch.Tensor | np.ndarray]) -> dict[str, torch.Tensor]:
-        self._check_feeds(feeds)
-        ctx, eng = self.context, self.engine
-        keep = []
-        for n in self.input_names:
-            t = torch.as_tensor(feeds[n]).cuda().contiguous()
-            keep.append(t)
-            ctx.set_input_shape(n, tuple(t.shape))  # type: ignore[union-attr]
-            ctx.set_tensor_address(n, t.data_ptr())  # type: ignore[union-attr]
-        outs = {}
-        for n in self.output_names:
-            shape = tuple(ctx.get_tensor_shape(n))  # type: ignore[union-attr]
-            outs[n] = torch.empty(shape, device="cuda", dtype=torch.float32 if "float" in str(eng.get_tensor_dtype(n)).lower() else torch.float16)  # type: ignore[union-attr]
-            ctx.set_tensor_address(n, outs[n].data_ptr())  # type: ignore[union-attr]
-        stream = torch.cuda.current_stream()
-        if not ctx.execute_async_v3(stream.cuda_stream):  # type: ignore[union-attr]
-            raise RuntimeError("TensorRT execution failed")
-        stream.synchronize()
-        return outs
-
-    def close(self) -> None:
-        self.context = self.engine = None
         super().close()
