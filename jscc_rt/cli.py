@@ -93,6 +93,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     for name in ("lr", "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--arch", choices=("gdn", "res"), default=d.arch, help="deepjscc/vae: GDN or residual blocks")
+    p.add_argument("--upsample", choices=("deconv", "subpixel"), default=d.upsample,
+                   help="decoder upsampling: transposed convs or sub-pixel convs (run in bf16/int8 on every backend)")
     p.add_argument("--scale", type=float, default=d.scale,
                    help="resize the training photos by this factor first (0.6 frames them like Kodak)")
     p.add_argument("--init", default=None, help="start from these weights (same architecture)")

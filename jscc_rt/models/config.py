@@ -11,6 +11,8 @@ ModelName = Literal["deepjscc", "vae", "unrolled"]
 MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae", "unrolled")
 ArchName = Literal["gdn", "res"]
 ARCH_NAMES: tuple[str, ...] = ("gdn", "res")
+UpsampleName = Literal["deconv", "subpixel"]
+UPSAMPLE_NAMES: tuple[str, ...] = ("deconv", "subpixel")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class JSCCConfig:
         arch: ``"deepjscc"`` / ``"vae"`` only: ``"gdn"`` (Bourtsoulatze conv + GDN + ADJSCC attention,
             :mod:`jscc_rt.models.jscc`) or ``"res"`` (PReLU conv stages, residual blocks at the latent
             resolution, transposed-conv decoder, :mod:`jscc_rt.models.resjscc`; downsample 8).
+        upsample: the decoder's 2x upsampling layers: ``"deconv"`` (transposed convolutions) or ``"subpixel"``
+            (convolution + PixelShuffle, the same function class; runs in bf16/fp16/int8 on every backend,
+            :mod:`jscc_rt.models.upsample`).
     """
 
     model: ModelName = "deepjscc"
@@ -35,6 +40,7 @@ class JSCCConfig:
     downsample: int = 8
     unroll_iters: int = 5
     arch: ArchName = "gdn"
+    upsample: UpsampleName = "deconv"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -47,6 +53,8 @@ class JSCCConfig:
             raise JsccInputError(f"width must be >= 8, got {self.width}")
         if self.arch not in ARCH_NAMES:
             raise JsccInputError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCH_NAMES)}")
+        if self.upsample not in UPSAMPLE_NAMES:
+            raise JsccInputError(f"unknown upsample {self.upsample!r}; choose one of {', '.join(UPSAMPLE_NAMES)}")
         if self.arch == "res" and (self.model == "unrolled" or self.downsample != 8 or self.width % 4):
             raise JsccInputError(f"arch 'res' is for deepjscc/vae with downsample 8 and width a multiple of 4, got "
                                  f"model {self.model!r}, downsample {self.downsample}, width {self.width}")
@@ -61,7 +69,7 @@ class JSCCConfig:
 
     @classmethod
     def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
-                  unroll_iters: int = 5, arch: str = "gdn") -> "JSCCConfig":
+                  unroll_iters: int = 5, arch: str = "gdn", upsample: str = "deconv") -> "JSCCConfig":
         """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
         r = Fraction(ratio)
         c = r * 6 * downsample**2
@@ -71,7 +79,7 @@ class JSCCConfig:
                 "pick a ratio c/(6*s^2) with even c"
             )
         return cls(model=model, latent_channels=int(c), width=width, downsample=downsample,  # type: ignore[arg-type]
-                   unroll_iters=unroll_iters, arch=arch)  # type: ignore[arg-type]
+                   unroll_iters=unroll_iters, arch=arch, upsample=upsample)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
         return asdict(self)

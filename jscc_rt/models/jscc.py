@@ -58,7 +58,7 @@ class Decoder(nn.Module):
         self.stem = conv(cfg.latent_channels, n, 5, 1)
         self.stem_gdn = GDN(n, inverse=True)
         self.stem_attn = SNRAttention(n)
-        self.deconvs = nn.ModuleList(deconv(n, n if i < n_stages - 1 else n // 2) for i in range(n_stages))
+        self.deconvs = nn.ModuleList(deconv(n, n if i < n_stages - 1 else n // 2, upsample=cfg.upsample) for i in range(n_stages))
         self.gdns = nn.ModuleList(GDN(n, inverse=True) for _ in range(n_stages - 1))
         self.attn = nn.ModuleList(SNRAttention(n) for _ in range(n_stages - 1))
         self.out = nn.Sequential(nn.PReLU(n // 2), conv(n // 2, 3, 3, 1))
@@ -92,14 +92,14 @@ class JSCCModel(nn.Module):
             from jscc_rt.models.unrolled import CompactEncoder, UnrolledDecoder
 
             self.encoder: nn.Module = CompactEncoder(c, cfg.width)
-            self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters)
+            self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters, upsample=cfg.upsample)
             return
         c_enc = 2 * c if cfg.model == "vae" else c
         if cfg.arch == "res":
             from jscc_rt.models.resjscc import ResDecoder, ResEncoder
 
             self.encoder = ResEncoder(cfg.width, c_enc)
-            self.decoder = ResDecoder(cfg.width, c)
+            self.decoder = ResDecoder(cfg.width, c, upsample=cfg.upsample)
             return
         self.encoder = Encoder(cfg, c_enc)
         self.decoder = Decoder(cfg)

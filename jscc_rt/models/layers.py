@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jscc_rt.models.upsample import up2
+
 
 class GDN(nn.Module):
     """Generalized divisive normalization ``y = x / sqrt(beta + gamma * x^2)`` (or ``x * sqrt(...)`` if inverse).
@@ -50,5 +52,6 @@ def conv(cin: int, cout: int, k: int = 5, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
 
 
-def deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
+def deconv(cin: int, cout: int, k: int = 5, upsample: str = "deconv") -> nn.Module:
+    """2x upsampling ``(B, cin, H, W) -> (B, cout, 2H, 2W)``: transposed conv or its sub-pixel equivalent."""
+    return up2(cin, cout, k, upsample)

@@ -49,16 +49,16 @@ class ResEncoder(nn.Module):
 class ResDecoder(nn.Module):
     """Noisy latent ``(B, c, h, w)`` + SNR ``(B,)`` dB -> image ``(B, 3, 8h, 8w)`` in [0, 1]."""
 
-    def __init__(self, width: int, latent_channels: int, blocks: int = 2) -> None:
+    def __init__(self, width: int, latent_channels: int, blocks: int = 2, upsample: str = "deconv") -> None:
         super().__init__()
         half = width // 2
         self.latent = nn.Sequential(conv(latent_channels, width, 3), nn.PReLU(width),
                                     *(ResBlock(width) for _ in range(blocks)))
         self.a2 = SNRAttention(width)
-        self.up1 = nn.Sequential(deconv(width, half), nn.PReLU(half))
+        self.up1 = nn.Sequential(deconv(width, half, upsample=upsample), nn.PReLU(half))
         self.a1 = SNRAttention(half)
-        self.up2 = nn.Sequential(deconv(half, half), nn.PReLU(half))
-        self.out = deconv(half, 3)
+        self.up2 = nn.Sequential(deconv(half, half, upsample=upsample), nn.PReLU(half))
+        self.out = deconv(half, 3, upsample=upsample)
 
     def forward(self, z: torch.Tensor, snr_db: torch.Tensor, features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``features``: a list that receives each stage's activation (for feature-matching distillation)."""

@@ -60,14 +60,14 @@ class UnrolledDecoder(nn.Module):
     (None = 1); ``return_all`` returns the image decoded after every iteration (for the per-iteration PSNR plot).
     """
 
-    def __init__(self, latent_channels: int, width: int, iters: int) -> None:
+    def __init__(self, latent_channels: int, width: int, iters: int, upsample: str = "deconv") -> None:
         super().__init__()
         self.iters = iters
         self.step_logits = nn.Parameter(torch.full((iters,), -1.0))  # alpha_k = softplus(.) ~ 0.31 at init
         self.prox = ProxDenoiser(latent_channels, width, iters)
-        self.d1, self.d2 = deconv(latent_channels, width), deconv(width, width)
+        self.d1, self.d2 = deconv(latent_channels, width, upsample=upsample), deconv(width, width, upsample=upsample)
         self.a1, self.a2 = nn.PReLU(width), nn.PReLU(width)
-        self.d3 = deconv(width, 3)
+        self.d3 = deconv(width, 3, upsample=upsample)
 
     @property
     def step_sizes(self) -> torch.Tensor:

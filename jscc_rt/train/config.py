@@ -38,6 +38,7 @@ class TrainConfig:
     unroll_iters: int = 5  # model "unrolled" only
     init: str | None = None  # start from these weights (same architecture), e.g. to continue a shipped model
     arch: str = "gdn"  # deepjscc/vae: "gdn" or "res" (JSCCConfig.arch)
+    upsample: str = "deconv"  # decoder upsampling: "deconv" or "subpixel" (JSCCConfig.upsample)
     scale: float = 1.0  # training photos are resized by this factor once (0.6 frames them like Kodak's 768x512)
 
     def __post_init__(self) -> None:

@@ -62,7 +62,7 @@ def train(
     """
     out = start_run(out, cfg.threads, cfg.seed)
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
-                                unroll_iters=cfg.unroll_iters, arch=cfg.arch)
+                                unroll_iters=cfg.unroll_iters, arch=cfg.arch, upsample=cfg.upsample)
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model
