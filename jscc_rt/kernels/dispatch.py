@@ -12,15 +12,30 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, get_args
 
 import torch
 
+from jscc_rt.channel.fading import Equalizer
 from jscc_rt.kernels.sampler_step.naive import sampler_step_naive
 from jscc_rt.kernels.tx_channel_rx.naive import TxRxOutput, tx_channel_rx_naive
 
 IMPL_ENV = "JSCC_KERNEL_IMPL"
 IMPLS = ("auto", "triton", "torch", "compile")
+
+#: ``tx_channel_rx(output=...)`` values.
+TX_OUTPUTS = ("equalized", "diffusion")
+#: Data dtypes the Triton kernels take (coefficients, SNRs and tables are cast to float32 by the host wrappers).
+KERNEL_DTYPES = ("float32", "float16", "bfloat16")
+#: What selects a separately compiled Triton kernel besides the dtype: per op, each keyword of the functions below
+#: with its cases (``False``/``True``: that tensor omitted/passed). ``block_len`` None (one fading block per sample)
+#: and 1 (fast fading) compile differently because Triton specializes integer arguments equal to 1. Every
+#: combination can be launched; ``jscc_rt.kernels.aot`` compiles all of them, times :data:`KERNEL_DTYPES`.
+KERNEL_CASES: dict[str, dict[str, tuple]] = {
+    "tx_channel_rx": {"h": (False, True), "block_len": (None, 1), "noise": (False, True),
+                      "alpha_bar_table": (False, True), "equalizer": get_args(Equalizer), "output": TX_OUTPUTS},
+    "sampler_step": {"c": (False, True), "noise": (False, True)},
+}
 
 
 class KernelUnavailable(RuntimeError):

@@ -17,6 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
+from jscc_rt.kernels.dispatch import TX_OUTPUTS
 from jscc_rt.kernels.tx_channel_rx.naive import TxRxOutput, n_blocks
 
 
@@ -140,7 +141,7 @@ def tx_channel_rx_triton(
 
     Inference only (no autograd). ``z`` ``(B, N)`` fp32/fp16/bf16 contiguous; output has ``z``'s dtype.
     """
-    if output not in ("equalized", "diffusion"):
+    if output not in TX_OUTPUTS:
         raise ValueError(f"output must be 'equalized' or 'diffusion', got {output!r}")
     z = z.contiguous()
     bsz, n = z.shape
