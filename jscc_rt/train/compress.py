@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -22,12 +22,16 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.compress import CompressConfig, CompressedJSCC, gaussian_kl
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import TrainConfig, start_run
-from jscc_rt.train.jscc import _training_images, _val_images
+from jscc_rt.train.config import start_run
+from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.runlog import StepTimer
+from jscc_rt.train.data import training_images, validation_images
 
 
 @dataclass(frozen=True)
 class CompressTrainConfig:
+    """Compression-module training; ``precision``/``channels_last`` as for ``jscc-rt train`` (validation in fp32)."""
+
     base: str = ""
     factor: int = 2
     width: int = 96
@@ -45,6 +49,8 @@ class CompressTrainConfig:
     val_every: int = 500
     val_images: int = 4
     threads: int = 0
+    precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
+    channels_last: bool | None = False  # None = on with bf16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,41 +58,49 @@ class CompressTrainConfig:
 
 def train_compress(cfg: CompressTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``model.pt`` (a self-contained :class:`CompressedJSCC`) into ``out``; returns the last validation."""
+    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
+    cfg = replace(cfg, precision=prec, channels_last=cl)
     out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
     base = load_model(cfg.base, expect="JSCCConfig")
     model = CompressedJSCC(CompressConfig(base.config, cfg.factor, cfg.width), base)
     for p in model.base.parameters():
         p.requires_grad_(False)
+    if cl:
+        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    tcfg = TrainConfig(data=cfg.data, val_data=cfg.val_data, crop=cfg.crop, val_images=cfg.val_images,
-                       downsample=base.stride)
-    data_name, imgs = _training_images(tcfg)
-    val_name, val_imgs = _val_images(tcfg)
+    data_name, imgs = training_images(cfg.data, crop=cfg.crop)
+    val_name, val_imgs = validation_images(cfg.val_data, cfg.val_images)
     sampler = RandomCropSampler(imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed + 1)
     link = Link(model, ChannelConfig("awgn"))
     log = (out / "log.jsonl").open("a")
     (out / "compress_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     last: dict = {}
+    timer = StepTimer()
     model.train()
     model.base.eval()
     for step in progress(range(cfg.steps), total=cfg.steps, desc=f"train compress x{cfg.factor}",
                          disable=not show_progress):
         for grp in opt.param_groups:
             grp["lr"] = cfg.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        x = sampler.sample()
+        timer.start()
+        x = to_layout(sampler.sample(), cl)
         snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=g)
         model.decoder.sample, model.decoder.generator = True, g
-        res = link(x, snr, generator=g)
-        mu_e, lv_e = model.base_posterior(x, snr)
-        mu_u, lv_u = model.decoder.posterior(res.received.reshape(x.shape[0], -1, *mu_e.shape[-2:]), res.snr_eff_db)
-        loss = cfg.lambda_mse * (res.images - x).square().mean() + cfg.gamma_kl * gaussian_kl(mu_u, lv_u, mu_e, lv_e).mean()
+        with autocast(prec, torch.device("cpu")):
+            res = link(x, snr, generator=g)
+            mu_e, lv_e = (t.float() for t in model.base_posterior(x, snr))
+            mu_u, lv_u = (t.float() for t in model.decoder.posterior(
+                res.received.reshape(x.shape[0], -1, *mu_e.shape[-2:]), res.snr_eff_db))
+            loss = cfg.lambda_mse * (res.images.float() - x).square().mean() + \
+                cfg.gamma_kl * gaussian_kl(mu_u, lv_u, mu_e, lv_e).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        timer.stop()
         if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
             model.eval()
             model.decoder.sample = False
@@ -95,10 +109,12 @@ def train_compress(cfg: CompressTrainConfig, out: str | Path, *, show_progress: 
             model.train()
             model.base.eval()
             log.write(json.dumps({"step": step + 1, "loss": float(loss.detach()), "val_set": val_name,
-                                  "val_psnr_10dB": last["psnr"], "wall_s": round(time.time() - t0, 1)}) + "\n")
+                                  "val_psnr_10dB": last["psnr"], "wall_s": round(time.time() - t0, 1),
+                                  "precision": prec, "steps_per_s": timer.window()}) + "\n")
             log.flush()
-    model.eval()
+    model.eval().to(memory_format=torch.contiguous_format)
     model.decoder.sample = False
+    last = {**last, "precision": prec, "steps_per_s": timer.steps_per_s()}
     save_model(model, out / "model.pt", meta={"train_config": cfg.to_dict(), "base_sha256": file_sha256(cfg.base),
                                               "train_data": data_name, "val": last, "steps": cfg.steps,
                                               "wall_time_s": round(time.time() - t0, 1), "torch": str(torch.__version__)})

@@ -8,10 +8,18 @@ import torch
 
 from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError
 
+#: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Training devices (``"auto"``: CUDA when available).
+DEVICES = ("auto", "cpu", "cuda")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """JSCC training run. SNRs in dB; ``lr`` is Adam's peak learning rate (cosine decay to ``lr_min``)."""
+    """JSCC training run. SNRs in dB; ``lr`` is Adam's peak learning rate (cosine decay to ``lr_min``).
+
+    ``batch_size`` is the global batch: under ``torchrun`` each of the N processes takes ``batch_size / N`` crops.
+    """
 
     model: str = "deepjscc"
     ratio: str = "1/16"
@@ -40,6 +48,12 @@ class TrainConfig:
     arch: str = "gdn"  # deepjscc/vae: "gdn" or "res" (JSCCConfig.arch)
     upsample: str = "deconv"  # decoder upsampling: "deconv" or "subpixel" (JSCCConfig.upsample)
     scale: float = 1.0  # training photos are resized by this factor once (0.6 frames them like Kodak's 768x512)
+    # Defaults below keep configs written before these fields existed reproducible; `jscc-rt train` passes "auto",
+    # 0.999 and None, and train_config.json records the resolved values.
+    precision: str = "fp32"  # "fp32", "bf16" (autocast, fp32 master weights), "fp16" (CUDA, GradScaler) or "auto"
+    channels_last: bool | None = False  # NHWC activations/weights; None = on with bf16/fp16
+    ema: float = 0.0  # EMA decay of the weights for validation and model.pt; 0 = off (raw weights)
+    device: str = "cpu"  # "cpu", "cuda" or "auto" (CUDA when available)
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -52,6 +66,12 @@ class TrainConfig:
                 raise JsccInputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.05 <= self.scale <= 1.0:
             raise JsccInputError(f"scale {self.scale} must be in [0.05, 1] (a downscale factor for the training photos)")
+        if self.precision not in PRECISIONS:
+            raise JsccInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.device not in DEVICES:
+            raise JsccInputError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise JsccInputError(f"ema decay {self.ema} must be in [0, 1) (0 = off; e.g. 0.999)")
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
 

@@ -12,12 +12,13 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from jscc_rt._progress import progress
+from jscc_rt._validate import JsccInputError
 from jscc_rt.channel import power_normalize, to_symbols
 from jscc_rt.data import RandomCropSampler
 from jscc_rt.diffusion.consistency import ConsistencyModel
@@ -25,13 +26,21 @@ from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser
 from jscc_rt.diffusion.schedule import NoiseSchedule, to_diffusion
 from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
-from jscc_rt.train.jscc import _training_images
-from jscc_rt.train.config import TrainConfig, start_run
+from jscc_rt.train.data import training_images
+from jscc_rt.train.config import start_run
+from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.runlog import StepTimer
+
+_CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
 class DiffusionTrainConfig:
-    """Denoiser training (``steps``) then consistency distillation (``cd_steps``; 0 skips it)."""
+    """Denoiser training (``steps``) then consistency distillation (``cd_steps``; 0 skips it).
+
+    ``precision``/``channels_last`` as for ``jscc-rt train`` (:mod:`jscc_rt.train.precision`); the latent set is
+    encoded in float32 and validation runs in float32.
+    """
 
     jscc: str = ""
     data: str | None = None
@@ -52,6 +61,8 @@ class DiffusionTrainConfig:
     cd_lr: float = 5e-5
     seed: int = 0
     threads: int = 0
+    precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
+    channels_last: bool | None = False  # None = on with bf16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,12 +124,16 @@ def _val_mse(model, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor, c
 
 def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``denoiser.pt`` (epsilon) and, if ``cd_steps``, ``consistency.pt`` into ``out``."""
+    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
+    cfg = replace(cfg, precision=prec, channels_last=cl)
     out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
     jscc = load_model(cfg.jscc)
     for p in jscc.parameters():
         p.requires_grad_(False)
-    data_name, imgs = _training_images(TrainConfig(data=cfg.data, crop=cfg.crop, downsample=jscc.stride))
+    if cfg.crop % jscc.stride:
+        raise JsccInputError(f"crop {cfg.crop} must be a multiple of the JSCC model's downsampling {jscc.stride}")
+    data_name, imgs = training_images(cfg.data, crop=cfg.crop)
     x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
                                show_progress)
     if cfg.n_latents < 4:
@@ -128,6 +143,8 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     x0, snr = x0[n_val:], snr[n_val:]
     sched = NoiseSchedule(kind=cfg.schedule)  # type: ignore[arg-type]
     net = LatentDenoiser(DenoiserConfig(latent_channels=jscc.config.latent_channels, width=cfg.width))
+    if cl:
+        net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed + 1)
     log = (out / "log.jsonl").open("a")
@@ -136,34 +153,39 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
                  "jscc_sha256": file_sha256(cfg.jscc), "jscc_config": jscc.config.to_dict(), "train_data": data_name,
                  "torch": str(torch.__version__)}
     net.train()
-    ema_loss = None
+    ema_loss, timer = None, StepTimer()
     for step in progress(range(cfg.steps), total=cfg.steps, desc="train denoiser", disable=not show_progress):
+        timer.start()
         lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         for grp in opt.param_groups:
             grp["lr"] = lr
         xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
         t = _sample_t(sched, sb, cfg.p_full_range, g)
         eps = torch.randn(xb.shape, generator=g)
-        loss = (net(_forward(sched, xb, t, eps), t, sb) - eps).square().mean()
+        with autocast(prec, _CPU):
+            loss = (net(to_layout(_forward(sched, xb, t, eps), cl), t, sb).float() - eps).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
+        timer.stop()
         ema_loss = float(loss.detach()) if ema_loss is None else 0.98 * ema_loss + 0.02 * float(loss.detach())
         if (step + 1) % max(1, cfg.steps // 10) == 0 or step + 1 == cfg.steps:
             net.eval()
             rec = {"phase": "denoiser", "step": step + 1, "loss_ema": ema_loss, "wall_s": round(time.time() - t0, 1),
-                   **_val_mse(net, sched, xv, sv, False)}
+                   "precision": prec, "steps_per_s": timer.window(), **_val_mse(net, sched, xv, sv, False)}
             net.train()
             log.write(json.dumps(rec) + "\n")
             log.flush()
-    net.eval()
-    summary = {"denoiser": _val_mse(net, sched, xv, sv, False)}
+    net.eval().to(memory_format=torch.contiguous_format)  # saved (and distilled from) in the default layout
+    summary: dict = {"denoiser": _val_mse(net, sched, xv, sv, False), "precision": prec,
+                     "steps_per_s": {"denoiser": timer.steps_per_s()}}
     save_model(net, out / "denoiser.pt", meta={**base_meta, "parameterization": "epsilon", "steps": cfg.steps,
                                                 "wall_time_s": round(time.time() - t0, 1), "val": summary["denoiser"]})
     if cfg.cd_steps > 0:
-        student = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress)
+        student, sps = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress)
         summary["consistency"] = _val_mse(student, sched, xv, sv, True)
+        summary["steps_per_s"]["consistency"] = sps
         save_model(student.net, out / "consistency.pt",
                    meta={**base_meta, "parameterization": "consistency", "teacher": "denoiser.pt",
                          "cd_steps": cfg.cd_steps, "wall_time_s": round(time.time() - t0, 1),
@@ -174,11 +196,17 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
 
 def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor,
                         xv: torch.Tensor, sv: torch.Tensor, cfg: DiffusionTrainConfig, log, t0: float,
-                        show_progress: bool) -> ConsistencyModel:
-    """Consistency distillation (Song et al. 2023, Alg. 2) with a one-step DDIM teacher solver on a ``cd_grid`` grid."""
+                        show_progress: bool) -> tuple[ConsistencyModel, float]:
+    """Consistency distillation (Song et al. 2023, Alg. 2) with a one-step DDIM teacher solver on a ``cd_grid`` grid.
+
+    Returns the student (float32, default layout) and the training steps per second."""
+    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
     for p in teacher.parameters():
         p.requires_grad_(False)
     student = ConsistencyModel.from_teacher(teacher, sched)
+    if cl:
+        teacher.to(memory_format=torch.channels_last)
+        student.to(memory_format=torch.channels_last)
     for p in student.parameters():
         p.requires_grad_(True)
     target = copy.deepcopy(student)
@@ -188,21 +216,24 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
     opt = torch.optim.Adam(student.parameters(), lr=cfg.cd_lr)
     g = torch.Generator().manual_seed(cfg.seed + 2)
     grid = torch.linspace(0, sched.num_steps - 1, cfg.cd_grid + 1)
+    timer = StepTimer()
     for step in progress(range(cfg.cd_steps), total=cfg.cd_steps, desc="consistency distill", disable=not show_progress):
+        timer.start()
         xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
         t_hi = _sample_t(sched, sb, cfg.p_full_range, g)
         n = torch.bucketize(t_hi, grid).clamp(1, cfg.cd_grid)  # t_hi in (grid[n-1], grid[n]]
         t_hi, t_lo = grid[n], grid[n - 1]
         eps = torch.randn(xb.shape, generator=g)
-        x_hi = _forward(sched, xb, t_hi, eps)
-        with torch.no_grad():
+        x_hi = to_layout(_forward(sched, xb, t_hi, eps), cl)
+        with torch.no_grad(), autocast(prec, _CPU):
             ab_hi = sched.alpha_bar_at(t_hi).float().view(-1, 1, 1, 1)
             ab_lo = sched.alpha_bar_at(t_lo).float().view(-1, 1, 1, 1)
-            e_hat = teacher(x_hi, t_hi, sb)
+            e_hat = teacher(x_hi, t_hi, sb).float()
             x0_hat = (x_hi - torch.sqrt(1 - ab_hi) * e_hat) / torch.sqrt(ab_hi)
             x_lo = torch.sqrt(ab_lo) * x0_hat + torch.sqrt(1 - ab_lo) * e_hat  # DDIM step t_hi -> t_lo
-            tgt = target(x_lo, t_lo, sb)
-        loss = (student(x_hi, t_hi, sb) - tgt).square().mean()
+            tgt = target(x_lo, t_lo, sb).float()
+        with autocast(prec, _CPU):
+            loss = (student(x_hi, t_hi, sb).float() - tgt).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -210,12 +241,15 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
         with torch.no_grad():
             for pt, ps in zip(target.parameters(), student.parameters()):
                 pt.mul_(cfg.cd_ema).add_(ps.detach(), alpha=1 - cfg.cd_ema)
+        timer.stop()
         if (step + 1) % max(1, cfg.cd_steps // 5) == 0 or step + 1 == cfg.cd_steps:
             student.eval()
             rec = {"phase": "consistency", "step": step + 1, "loss": float(loss.detach()),
-                   "wall_s": round(time.time() - t0, 1), **_val_mse(student, sched, xv, sv, True)}
+                   "wall_s": round(time.time() - t0, 1), "precision": prec, "steps_per_s": timer.window(),
+                   **_val_mse(student, sched, xv, sv, True)}
             student.train()
             log.write(json.dumps(rec) + "\n")
             log.flush()
-    student.eval()
-    return student
+    student.eval().to(memory_format=torch.contiguous_format)
+    teacher.to(memory_format=torch.contiguous_format)
+    return student, timer.steps_per_s()

@@ -1,48 +1,43 @@
 """Training loop for Deep JSCC / VAE-JSCC: random crops, random SNR per sample, resumable, validated on Kodak.
 
-Writes into ``out``: ``model.pt`` + ``model.json`` (weights and config), ``train_config.json``,
-``train_state.pt`` (optimizer, step, RNG states; for ``resume=True``) and ``log.jsonl`` (one line per validation).
+Writes into ``out``: ``model.pt`` + ``model.json`` (float32 weights, the EMA average when ``cfg.ema > 0``, and
+config), ``train_config.json`` (the resolved config), ``train_state.pt`` (raw weights, EMA, optimizer, step, every
+RNG state; see :mod:`jscc_rt.train.state`), ``log.jsonl`` (one line per validation) and ``val_curve.png``.
+
+Precision (:mod:`jscc_rt.train.precision`): bf16/fp16 autocast around the forward pass and loss with float32 master
+weights; the channel simulation computes in float32 (the reference ``tx_channel_rx`` promotes to float32). Runs
+data-parallel under ``torchrun`` (:mod:`jscc_rt.train.dist`). A run stopped at step N (``stop_after``, or killed
+after a checkpoint) and resumed equals the uninterrupted run bit for bit on the same machine, thread count and
+number of processes.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from jscc_rt._progress import progress
+from jscc_rt._validate import JsccInputError
 from jscc_rt.channel import ChannelConfig
-from jscc_rt.data import RandomCropSampler, eval_images, resolve_data_dir
-from jscc_rt.data.images import ImageFolder
-from jscc_rt.data.samples import sample_images
+from jscc_rt.data import RandomCropSampler
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
 from jscc_rt.pipeline import Link
+from jscc_rt.train import dist as D
 from jscc_rt.train.config import TrainConfig, start_run
-
-
-def _training_images(cfg: TrainConfig) -> tuple[str, list[torch.Tensor]]:
-    """The training photos (or the embedded samples), resized once by ``cfg.scale`` (antialiased bilinear)."""
-    folder = resolve_data_dir(cfg.data, "photos")
-    if folder is None:
-        name, imgs = "embedded", [img for _, img in sample_images("auto")]
-    else:
-        ds = ImageFolder(folder)
-        name, imgs = str(folder), [ds[i] for i in range(len(ds))]
-    if cfg.scale != 1.0:
-        imgs = [F.interpolate(im[None], scale_factor=cfg.scale, mode="bilinear", antialias=True, align_corners=False,
-                              recompute_scale_factor=False)[0].clamp(0, 1) for im in imgs]
-    return name, imgs
-
-
-def _val_images(cfg: TrainConfig) -> tuple[str, list[tuple[str, torch.Tensor]]]:
-    name, imgs = eval_images(cfg.val_data)
-    return name, imgs[: cfg.val_images]
-
+from jscc_rt.train.data import training_images, validation_images
+from jscc_rt.train.ema import EMA
+from jscc_rt.train.precision import (autocast, grad_scaler, resolve_channels_last, resolve_device, resolve_precision,
+                                     to_layout)
+from jscc_rt.train.runlog import RunLog, StepTimer
+from jscc_rt.train.state import capture_rng, check_same_config, load_state, save_state
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up then cosine decay from ``lr`` to ``lr_min``."""
@@ -52,15 +47,70 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def resolve_config(cfg: TrainConfig, local_rank: int = 0) -> tuple[TrainConfig, torch.device]:
+    """Resolve ``"auto"`` device / precision and the channels-last default; the result is what gets recorded."""
+    device = resolve_device(cfg.device, local_rank)
+    precision = resolve_precision(cfg.precision, device)
+    cl = resolve_channels_last(cfg.channels_last, precision)
+    return replace(cfg, device=device.type, precision=precision, channels_last=cl), device
+
+
+class LinkObjective(nn.Module):
+    """The training loss as one module (so DistributedDataParallel sees the whole forward pass).
+
+    ``forward(x (B, 3, H, W), snr_db (B,), generator) -> (mse, loss)``: float32 scalars, ``mse`` the image MSE
+    averaged over the batch (pixels in [0, 1]) and ``loss = mse + beta_kl * mean KL / (3 H W)`` for VAE-JSCC.
+    """
+
+    def __init__(self, model: JSCCModel, channel: ChannelConfig, beta_kl: float) -> None:
+        super().__init__()
+        self.model = model
+        self.link = Link(model, channel)
+        self.beta_kl = beta_kl
+
+    def forward(self, x: torch.Tensor, snr: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        res = self.link(x, snr, generator=generator, sample_latent=self.model.config.model == "vae")
+        mse = (res.images.float() - x.float()).square().mean()
+        n_src = x.shape[1] * x.shape[2] * x.shape[3]
+        return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
+
+
 def train(
     cfg: TrainConfig, out: str | Path, *, resume: bool = False, show_progress: bool = True, stop_after: int | None = None
 ) -> dict:
-    """Train a JSCC model per ``cfg`` into ``out``; returns the last validation summary.
+    """Train a JSCC model per ``cfg`` into ``out``; returns the last validation summary (``snr_db``, ``n``,
+    ``psnr``) plus ``step``, ``steps_per_s`` (training steps per second of this invocation, leaving out its first 5
+    steps and the validations, :class:`~jscc_rt.train.runlog.StepTimer`), ``precision``, ``channels_last``, ``ema``,
+    ``world_size``.
 
     ``stop_after`` ends the run after that many total steps (with a checkpoint), to be continued with
-    ``resume=True``; the learning-rate schedule still follows ``cfg.steps``.
+    ``resume=True``; the learning-rate schedule still follows ``cfg.steps``. Under ``torchrun`` only rank 0
+    validates; the other ranks return ``{"rank", "step", "steps_per_s"}``.
     """
+    dev_type = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    info = D.init_distributed(dev_type)
+    try:
+        return _train(cfg, Path(out), info, resume, show_progress, stop_after)
+    finally:
+        D.shutdown(info)
+
+
+def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_progress: bool,
+           stop_after: int | None) -> dict:
+    cfg, device = resolve_config(cfg, info.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    D.local_batch(cfg.batch_size, info)  # the world size must divide the global batch
     out = start_run(out, cfg.threads, cfg.seed)
+    state_path = out / "train_state.pt"
+    st = load_state(state_path) if resume and state_path.is_file() else None
+    if st is not None:  # refuse before anything in `out` is touched
+        check_same_config(TrainConfig.from_dict(st["config"]).to_dict(), cfg.to_dict(), out)
+        if st["world_size"] != info.world_size:
+            raise JsccInputError(f"cannot resume {str(out)!r}: it was trained by {st['world_size']} process(es), this "
+                                 f"run has {info.world_size}; use torchrun --nproc_per_node {st['world_size']}")
+    data_name, train_imgs = training_images(cfg.data, scale=cfg.scale, crop=cfg.crop)
+    val_name, val_imgs = validation_images(cfg.val_data, cfg.val_images) if info.main else ("", [])
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
                                 unroll_iters=cfg.unroll_iters, arch=cfg.arch, upsample=cfg.upsample)
     model = JSCCModel(mcfg)
@@ -69,75 +119,126 @@ def train(
 
         src = load_model(cfg.init)
         if src.config != mcfg:
-            raise ValueError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
+            raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
         model.load_state_dict(src.state_dict())
+    eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    data_name, train_imgs = _training_images(cfg)
-    sampler = RandomCropSampler(train_imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)
-    val_name, val_imgs = _val_images(cfg)
-    link = Link(model, ChannelConfig(kind=cfg.channel))
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step, elapsed = 0, 0.0
-    state_path = out / "train_state.pt"
-    if resume and state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st["config"] != cfg.to_dict():
-            raise ValueError(f"cannot resume {out}: its train_config differs from this run's; use a new --out")
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        sampler.load_state_dict(st["sampler"])
-        gen.set_state(st["gen"])
-        step, elapsed = st["step"], st["elapsed_s"]
-    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    n_src = 3 * cfg.crop * cfg.crop
-    last_val: dict = {}
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    scaler = grad_scaler(cfg.precision, device)
+    sampler = RandomCropSampler(train_imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)  # the global batch
+    gen = torch.Generator().manual_seed(cfg.seed + 1)  # SNRs (same on every rank)
+    noise_gen = gen if not info.enabled and device.type == "cpu" else \
+        torch.Generator(device=device).manual_seed(cfg.seed + 1 + 1_000_003 * (info.rank + 1))
+    step, elapsed, loss_ema, last_val = 0, 0.0, None, {}
+    if st is not None:
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["opt"])
+            if ema is not None:
+                ema.load_state_dict(st["ema"])
+            if scaler is not None:
+                scaler.load_state_dict(st["scaler"])
+            rng = st["rng"]
+            sampler.gen.set_state(rng["sampler"])
+            gen.set_state(rng["snr"])
+            if noise_gen is not gen:
+                noise_gen.set_state(rng["noise"][info.rank].clone())  # a row view would be misread
+            torch.set_rng_state(rng["torch"][info.rank].clone())
+            if rng.get("cuda") is not None and device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"][info.rank].clone(), device)
+            step, elapsed, loss_ema, last_val = st["step"], st["elapsed_s"], st["loss_ema"], st["last_val"]
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+            raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
+                                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
+                                 "edited or damaged; delete it to start over, or use a new --out") from e
+    objective = LinkObjective(model, ChannelConfig(kind=cfg.channel), cfg.beta_kl)
+    net: nn.Module = objective
+    if info.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(objective, device_ids=[device.index] if device.index is not None
+                                                        else None)
+    if info.main:
+        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    log = RunLog(out, enabled=info.main, keep_until=step if st is not None else None)
+    weights = "ema" if ema is not None else "raw"
+
+    def sync_eval() -> None:
+        eval_model.load_state_dict(ema.shadow if ema is not None else model.state_dict())
 
     def validate() -> dict:
-        model.eval()
-        rows = evaluate(model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123, metrics=("psnr",))
-        model.train()
+        sync_eval()
+        rows = evaluate(eval_model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123, metrics=("psnr",))
         return summarize(rows, ("psnr",))[0]
 
     def checkpoint(final: bool) -> None:
-        meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1),
-                "train_data": data_name, "val_set": val_name, "val": last_val,
+        """Every rank joins (RNG states and weight digests are gathered); rank 0 writes."""
+        own = capture_rng({"noise": noise_gen if noise_gen is not gen else None})
+        rng = {"sampler": sampler.gen.get_state(), "snr": gen.get_state(),
+               **{k: (D.gather_rows(v, info, device) if v is not None else None)
+                  for k, v in own.items()}}
+        digests = D.replica_digests(model, info, device)
+        if not info.main:
+            return
+        sync_eval()
+        meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1), "weights": weights,
+                "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
                 "final": final}
-        save_model(model, out / "model.pt", meta=meta)
-        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(),
-                    "sampler": sampler.state_dict(), "gen": gen.get_state(), "step": step, "elapsed_s": elapsed},
-                   state_path)
+        save_model(eval_model, out / "model.pt", meta=meta)
+        save_state({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng, "step": step,
+                    "elapsed_s": elapsed, "loss_ema": loss_ema, "last_val": last_val,
+                    "world_size": info.world_size, "replica_digests": digests}, state_path)
 
     model.train()
-    log = (out / "log.jsonl").open("a")
-    t_start, loss_ema = time.time() - elapsed, None
+    t_start = time.time() - elapsed
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio}",
-                         disable=not show_progress):
+    timer = StepTimer()
+    for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio} {cfg.precision}",
+                         disable=not (show_progress and info.main)):
+        timer.start()
         for grp in opt.param_groups:
             grp["lr"] = lr_at(cfg, step)
         x = sampler.sample()
         snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
-        res = link(x, snr, generator=gen, sample_latent=cfg.model == "vae")
-        mse = (res.images - x).square().mean()
-        loss = mse + (cfg.beta_kl * res.kl.mean() / n_src if res.kl is not None else 0.0)
+        x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
+        snr = D.shard(snr, info).to(device)
+        with autocast(cfg.precision, device):
+            mse, loss = net(x, snr, noise_gen)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        if ema is not None:
+            ema.update(model)
         m = float(mse.detach())
         loss_ema = m if loss_ema is None else 0.98 * loss_ema + 0.02 * m
         step += 1
+        timer.stop()
         elapsed = time.time() - t_start
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
             last_val = validate()
-            rec = {"step": step, "wall_s": round(elapsed, 1), "train_psnr_ema": -10 * math.log10(loss_ema),
-                   "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], "lr": lr_at(cfg, step - 1)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            log.write({"step": step, "wall_s": round(elapsed, 1), "train_psnr_ema": -10 * math.log10(loss_ema),
+                       "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], "weights": weights,
+                       "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
+                       "world_size": info.world_size, "steps_per_s": timer.window()})
         if step % cfg.ckpt_every == 0 or step == end:
             checkpoint(final=step == cfg.steps)
-    log.close()
-    if not last_val:  # resumed a finished run
+    D.barrier(info, device)  # the final checkpoint is on disk before any rank returns (a resume may follow)
+    run = {"step": step, "steps_per_s": timer.steps_per_s(), "precision": cfg.precision,
+           "channels_last": cfg.channels_last, "ema": cfg.ema, "world_size": info.world_size}
+    if not info.main:
+        return {"rank": info.rank, **run}
+    if not last_val:  # no validation in this run (stop_after before the first one)
         last_val = validate()
-    return last_val
+    return {**last_val, **run}

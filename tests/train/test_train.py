@@ -1,4 +1,4 @@
-"""Training: learns (loss falls), writes config beside checkpoint, resumes exactly."""
+"""Training: learns (loss falls), writes config beside checkpoint, resumes exactly (fp32, bf16, EMA)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ import torch
 
 from jscc_rt.models import load_model
 from jscc_rt.train import TrainConfig, train
+from jscc_rt.train.precision import cpu_bf16_supported
 from jscc_rt._validate import JsccInputError
 
 SMALL = dict(width=16, crop=32, batch_size=4, val_images=1, lr=2e-3, warmup=5, threads=1)
@@ -30,23 +31,41 @@ def test_training_improves_psnr_and_writes_artifacts(tmp_path: Path) -> None:
     side = json.loads((tmp_path / "model.json").read_text())
     assert side["config"]["latent_channels"] == 24 and side["meta"]["step"] == 150
     assert load_model(tmp_path / "model.pt").config.width == 16
+    assert all(r["precision"] == "fp32" and r["steps_per_s"] > 0 for r in log)
+    assert (tmp_path / "val_curve.png").stat().st_size > 1000
 
 
-def test_interrupted_then_resumed_run_matches_uninterrupted(tmp_path: Path) -> None:
-    cfg = TrainConfig(steps=8, val_every=8, ckpt_every=100, model="vae", **SMALL)
+RESUME_CASES = [
+    pytest.param(dict(model="vae"), id="fp32-vae"),
+    pytest.param(dict(precision="bf16", channels_last=True, ema=0.9), id="bf16-channels_last-ema",
+                 marks=pytest.mark.skipif(not cpu_bf16_supported(), reason="CPU without AVX512-BF16/AMX-BF16")),
+]
+
+
+@pytest.mark.parametrize("extra", RESUME_CASES)
+def test_interrupted_then_resumed_run_matches_uninterrupted(tmp_path: Path, extra: dict) -> None:
+    cfg = TrainConfig(steps=8, val_every=4, ckpt_every=100, **{**SMALL, **extra})
     train(cfg, tmp_path / "a", show_progress=False)
     train(cfg, tmp_path / "b", show_progress=False, stop_after=5)
-    assert torch.load(tmp_path / "b" / "train_state.pt", weights_only=False)["step"] == 5
+    assert torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)["step"] == 5
     train(cfg, tmp_path / "b", resume=True, show_progress=False)
     a = load_model(tmp_path / "a" / "model.pt").state_dict()
     b = load_model(tmp_path / "b" / "model.pt").state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)  # optimizer, sampler and noise RNG all restored
+    assert all(torch.equal(a[k], b[k]) for k in a)  # optimizer, EMA, sampler and noise RNG all restored
+    sa, sb = (torch.load(tmp_path / r / "train_state.pt", weights_only=True) for r in "ab")
+    assert all(torch.equal(sa["model"][k], sb["model"][k]) for k in sa["model"])  # the raw weights too
+    la, lb = ((tmp_path / r / "log.jsonl").read_text().splitlines() for r in "ab")
+    strip = lambda line: {k: v for k, v in json.loads(line).items() if k not in ("wall_s", "steps_per_s")}  # noqa: E731
+    assert [strip(x) for x in la] == [strip(x) for x in lb]  # same validations, nothing logged twice
 
 
 def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
     train(TrainConfig(steps=2, val_every=2, ckpt_every=2, **SMALL), tmp_path, show_progress=False)
-    with pytest.raises(ValueError, match="differs"):
-        train(TrainConfig(steps=3, val_every=2, ckpt_every=2, **SMALL), tmp_path, resume=True, show_progress=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(JsccInputError, match=r"differs .*lr: 0\.002 -> 0\.001; steps: 2 -> 3"):
+        train(TrainConfig(steps=3, val_every=2, ckpt_every=2, **{**SMALL, "lr": 1e-3}), tmp_path, resume=True,
+              show_progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing overwritten
 
 
 def test_bad_train_config() -> None:
@@ -57,10 +76,10 @@ def test_bad_train_config() -> None:
 
 
 def test_scale_resizes_training_images_and_bad_scale() -> None:
-    from jscc_rt.train.jscc import _training_images
+    from jscc_rt.train.data import training_images
 
-    _, full = _training_images(TrainConfig(**SMALL))
-    _, half = _training_images(TrainConfig(scale=0.5, **SMALL))
+    _, full = training_images(None)
+    _, half = training_images(None, scale=0.5)
     assert [tuple(h.shape[-2:]) for h in half] == [(f.shape[-2] // 2, f.shape[-1] // 2) for f in full]
     # antialiased: the half-size image is the 2x2 box average up to the filter, not a subsampling
     f, h = full[0], half[0]
