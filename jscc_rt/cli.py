@@ -7,6 +7,7 @@ import sys
 from typing import Sequence
 
 from jscc_rt._validate import JsccInputError
+from jscc_rt.runtime.base import RunnerUnavailable
 
 
 def _emit(out: str | None, stem: str, data: object, md: str) -> int:
@@ -98,10 +99,28 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float, default=d.scale,
                    help="resize the training photos by this factor first (0.6 frames them like Kodak)")
     p.add_argument("--init", default=None, help="start from these weights (same architecture)")
-    p.add_argument("--out", required=True, help="output folder (checkpoint, config, log)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    _add_precision_args(p)
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="EMA decay of the weights that are validated and saved as model.pt (0 = raw weights; "
+                        "warm-up min(decay, (1+n)/(10+n)) at step n); the raw weights stay in train_state.pt")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when available (cuda:LOCAL_RANK under torchrun), else CPU")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, config, log, val_curve.png)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (same flags; bit-exact on the same machine)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many total steps with a checkpoint (continue later with --resume)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+
+def _add_precision_args(p: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--channels-last`` for every training command (jscc_rt.train.precision)."""
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto: bf16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, else fp32 (fp16 on older GPUs); "
+                        "bf16/fp16 autocast the forward pass with fp32 master weights; the resolved value is recorded")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory layout (default: on with bf16/fp16, off with fp32)")
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
@@ -109,8 +128,11 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     keys = TrainConfig.__dataclass_fields__
     cfg = TrainConfig(**{k: getattr(a, k) for k in keys if hasattr(a, k)})
-    val = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress)
-    print(json.dumps({"out": a.out, "val": val}))
+    res = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress, stop_after=a.stop_after)
+    if "rank" not in res:  # under torchrun only rank 0 reports
+        run = ("step", "steps_per_s", "precision", "channels_last", "ema", "world_size")
+        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},
+                          **{k: res[k] for k in run}}))
     return 0
 
 
@@ -127,6 +149,7 @@ def _add_train_diffusion(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("lr", "snr_min_db", "snr_max_db", "p_full_range", "cd_ema", "cd_lr"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    _add_precision_args(p)
     p.add_argument("--out", required=True)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_train_diffusion)
@@ -153,6 +176,7 @@ def _add_train_compress(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in ("lr", "lambda_mse", "gamma_kl", "snr_min_db", "snr_max_db"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    _add_precision_args(p)
     p.add_argument("--out", required=True)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_train_compress)
@@ -247,6 +271,37 @@ def _cmd_bench_kernels(a: argparse.Namespace) -> int:
     return _emit(a.out, "kernels", res, markdown(res))
 
 
+def _add_kernels(sub: argparse._SubParsersAction) -> None:
+    from jscc_rt.kernels.aot import ARCHS, DEFAULT_ARCHS, DEFAULT_OUT
+
+    p = sub.add_parser("kernels", help="Triton kernels: compile every variant ahead of time (no GPU needed)")
+    ksub = p.add_subparsers(dest="kernels_command", required=True, metavar="WHAT")
+    c = ksub.add_parser("compile", help="every kernel variant for sm_90 / sm_120: registers, spills, vector loads")
+    c.add_argument("--arch", nargs="+", default=list(DEFAULT_ARCHS), metavar="SM",
+                   help=f"target architectures (valid: {', '.join(ARCHS)})")
+    c.add_argument("--out", default=DEFAULT_OUT, help="write compile.json, compile.md and ARCH/*.ptx|cubin|sass here")
+    c.add_argument("--kernels", nargs="+", default=None,
+                   help="only these ops (tx_channel_rx, sampler_step) or kernels (_apply_kernel, ...)")
+    c.add_argument("--dtypes", nargs="+", default=None, help="only these data dtypes (float32 float16 bfloat16)")
+    c.add_argument("--no-artifacts", action="store_true", help="write only compile.json and compile.md")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=_cmd_kernels_compile)
+
+
+def _cmd_kernels_compile(a: argparse.Namespace) -> int:
+    from jscc_rt.kernels.aot import AotCompileError, compile_variants, summary_markdown
+
+    try:
+        rows = compile_variants(a.arch, a.out, a.kernels, dtypes=a.dtypes, artifacts=not a.no_artifacts,
+                                show_progress=not a.no_progress)
+    except AotCompileError as e:
+        print(f"jscc-rt kernels compile: error: {e}", file=sys.stderr)
+        return 2
+    print(summary_markdown(rows))
+    print(f"{len(rows)} variants; {a.out}/compile.json, {a.out}/compile.md")
+    return 0
+
+
 def _add_eval_diffusion(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-diffusion", help="decoder alone vs DDIM / consistency receivers vs pure-noise start")
     p.add_argument("--model", required=True, help="JSCC checkpoint or shipped name")
@@ -306,6 +361,7 @@ def _add_noma(sub: argparse._SubParsersAction) -> None:
         t.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "kd_feature", "kd_output", "snr_min_db", "snr_max_db", "a1_min", "a1_max"):
         t.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    _add_precision_args(t)
     t.add_argument("--out", required=True)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train_noma)
@@ -348,6 +404,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--consistency", default=None)
     o.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4])
     o.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    o.add_argument("--precision", nargs="+", choices=("fp32", "fp16", "bf16", "int8"),
+                   default=["fp32", "fp16", "bf16", "int8"],
+                   help="graph precisions to write: NAME.onnx (fp32) plus NAME.<precision>.onnx variants with fp32 "
+                        "inputs/outputs (fp16/bf16 casts, int8 Q/DQ) for the encoder, decoder and receivers")
+    o.add_argument("--calib-data", default=None,
+                   help="int8 calibration photos (folder or data root; default $JSCC_DATA/photos, else embedded)")
+    o.add_argument("--calib-crops", type=int, default=16, help="int8 calibration crops (128x128, AWGN -5..20 dB)")
     o.add_argument("--out", default="out/onnx")
     o.set_defaults(func=_cmd_export_onnx)
     nm = esub.add_parser("noma", help="two-user NOMA model: transmitter, user-1 and user-2 (SIC) receivers as ONNX")
@@ -356,64 +419,90 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     nm.set_defaults(func=_cmd_export_noma)
     t = esub.add_parser("trt", help="TensorRT engines from the exported ONNX (needs TensorRT and a CUDA GPU)")
     t.add_argument("onnx", nargs="+", help="ONNX files from `jscc-rt export onnx`")
-    t.add_argument("--precision", choices=("fp32", "fp16"), default="fp16")
-    t.add_argument("--cache", default="out/trt_cache")
+    t.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp16",
+                   help="which ONNX variant to build: NAME.onnx (fp32) or NAME.<precision>.onnx written by "
+                        "`jscc-rt export onnx --precision` (engines are strongly typed; no precision flags)")
+    t.add_argument("--cache", default="out/trt_cache", help="engine and timing cache folder")
+    t.add_argument("--workspace-gb", type=float, default=4.0, help="builder workspace limit (GiB)")
     t.set_defaults(func=_cmd_export_trt)
     c = esub.add_parser("check", help="parity of torch vs onnxruntime (and TensorRT) on real images")
     c.add_argument("--onnx-dir", default="out/onnx")
     c.add_argument("--data", default=None)
     c.add_argument("--snr", type=float, nargs="+", default=[0.0, 10.0])
     c.add_argument("--max-images", type=int, default=4)
+    c.add_argument("--precision", nargs="*", default=None,
+                   help="variants to gate against fp32 (fp16 bf16 int8 ov-bf16; default: every one present)")
+    c.add_argument("--tolerance-db", type=float, default=0.1, help="largest PSNR loss a variant may have (dB)")
+    c.add_argument("--out", default=None, help="write check.json and check.md here")
     c.set_defaults(func=_cmd_export_check)
     lat = esub.add_parser("latency", help="receiver latency: torch eager vs onnxruntime per step budget")
     lat.add_argument("--onnx-dir", default="out/onnx")
     lat.add_argument("--data", default=None)
     lat.add_argument("--iters", type=int, default=20)
+    lat.add_argument("--backends", nargs="+", default=None,
+                     help="torch torch-bf16 compile onnxruntime onnxruntime-int8 openvino openvino-bf16 tensorrt "
+                          "(default: every one available here)")
+    lat.add_argument("--threads", type=int, default=0, help="threads per backend (0: one per CPU)")
+    lat.add_argument("--graphs", nargs="*", default=None, help="only these receiver graphs (e.g. receiver_decoder)")
     lat.add_argument("--out", default=None)
     lat.set_defaults(func=_cmd_export_latency)
 
 
 def _cmd_export_onnx(a: argparse.Namespace) -> int:
-    from jscc_rt.export.onnx_export import export_all
+    from jscc_rt.export.onnx_export import export_all, write_variant
+    from jscc_rt.export.quantize import Calibration
 
+    cal = Calibration(data=a.calib_data, crops=a.calib_crops)
     for p in export_all(a.model, a.denoiser, a.out, steps=tuple(a.steps), consistency=a.consistency,
                         decoder_snr_db=a.decoder_snr):
-        print(p)
+        if "fp32" in a.precision:
+            print(p)
+        for prec in a.precision:
+            if prec != "fp32" and not (prec == "int8" and p.stem == "denoiser"):
+                print(write_variant(p, prec, cal))
     return 0
 
 
 def _cmd_export_trt(a: argparse.Namespace) -> int:
-    from jscc_rt.export.trt import TensorRTUnavailable, build_engine
+    from jscc_rt.export.trt import EngineBuildError, TensorRTUnavailable, build_engine
 
-    try:
-        for o in a.onnx:
-            print(build_engine(o, precision=a.precision, cache_dir=a.cache))
-    except TensorRTUnavailable as e:
-        print(f"jscc-rt export trt: {e}; no engine was built", file=sys.stderr)
-        return 2
+    for o in a.onnx:
+        try:
+            print(build_engine(o, precision=a.precision, cache_dir=a.cache, workspace_gb=a.workspace_gb))
+        except (TensorRTUnavailable, JsccInputError, FileNotFoundError) as e:
+            print(f"jscc-rt export trt: error: {e}; no engine was built for {o}", file=sys.stderr)
+            return 2
+        except EngineBuildError as e:
+            print(f"jscc-rt export trt: error: {e}", file=sys.stderr)
+            return 1
     return 0
 
 
 def _cmd_export_check(a: argparse.Namespace) -> int:
     from jscc_rt.export.check import check_parity
+    from jscc_rt.export.gate import VARIANTS, check_variants, failures, markdown
 
     rows = check_parity(a.onnx_dir, data=a.data, snrs=a.snr, max_images=a.max_images)
-    print("| graph | backend | SNR (dB) | max abs err | PSNR torch | PSNR backend | delta (dB) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['graph']} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
-              f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |")
-    return 0 if all(r["psnr_delta_db"] < 0.01 for r in rows) else 1
+    lines = ["| graph | backend | SNR (dB) | max abs err | PSNR torch | PSNR backend | delta (dB) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['graph']} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
+              f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |" for r in rows]
+    gate = check_variants(a.onnx_dir, a.precision or VARIANTS, data=a.data, snrs=a.snr, max_images=a.max_images,
+                          tolerance_db=a.tolerance_db, skip_missing=not a.precision)
+    _emit(a.out, "check", {"parity": rows, "precision_gate": gate}, "\n".join(lines) + "\n\n" + markdown(gate))
+    bad = [f"parity: {r['graph']} on {r['backend']} at {r['snr_db']:g} dB differs from torch by "
+           f"{r['psnr_delta_db']:.4f} dB (limit 0.01 dB)" for r in rows if r["psnr_delta_db"] >= 0.01] + failures(gate)
+    for line in bad:
+        print(f"jscc-rt export check: FAIL {line}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _cmd_export_latency(a: argparse.Namespace) -> int:
-    from jscc_rt.export.latency import receiver_latency
+    from jscc_rt.export.latency import markdown, receiver_latency
 
-    rows = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters)
-    lines = ["| graph | backend | image | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|"]
-    lines += [f"| {r['graph']} | {r['backend']} | {r['image'][0]}x{r['image'][1]} | {r['latency_ms_p50']:.1f} | "
-              f"{r['latency_ms_p90']:.1f} | {r['latency_ms_p99']:.1f} |" for r in rows]
-    return _emit(a.out, "latency", rows, "\n".join(lines))
+    rows, skipped = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters, backends=a.backends, threads=a.threads,
+                                     graphs=a.graphs, show_progress=True)
+    return _emit(a.out, "latency", {"rows": rows, "skipped": skipped}, markdown(rows, skipped))
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -490,7 +579,7 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jscc-rt", description="Diffusion-driven deep JSCC: simulate, train, evaluate.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_noma, _add_export, _add_bench, _add_baselines,
+    for add in (_add_simulate, _add_train, _add_train_diffusion, _add_train_compress, _add_eval, _add_eval_diffusion, _add_eval_unrolled, _add_noma, _add_export, _add_bench, _add_kernels, _add_baselines,
                 _add_demo):
         add(sub)
     return p
@@ -502,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (JsccInputError, FileNotFoundError) as e:
+    except (JsccInputError, FileNotFoundError, RunnerUnavailable) as e:
         print(f"jscc-rt {args.command}: error: {e}", file=sys.stderr)
         return 2
     except ImportError as e:

@@ -89,6 +89,9 @@ def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path
     from jscc_rt.export.trt import build_engine
     from jscc_rt.runtime.runners import TensorRTRunner
 
+    from jscc_rt.export.onnx_export import write_variant
+
+    write_variant(path, "fp16")  # engines are strongly typed: the precision comes from the graph
     return TensorRTRunner(build_engine(path, precision="fp16", cache_dir=tmp / "trt"))
 
 

@@ -14,6 +14,7 @@ import torch
 from jscc_rt.channel import snr_db_to_noise_var
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.eval.metrics import psnr
+from jscc_rt.export.precision import variant_path
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, RunnerUnavailable, TensorRTRunner, TorchRunner
 
 
@@ -47,7 +48,7 @@ def check_parity(onnx_dir: str | Path, *, data: str | None = None, snrs: Sequenc
     jscc = load_model(enc_side["jscc_checkpoint"])
     enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"])
     enc.load()
-    for onnx_path in sorted(d.glob("receiver_*.onnx")):
+    for onnx_path in [p for p in sorted(d.glob("receiver_*.onnx")) if p == variant_path(p, "fp32")]:
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
         graph = graph_from_sidecar(meta)
         ref = TorchRunner(graph, meta["inputs"])

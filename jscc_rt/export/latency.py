@@ -1,4 +1,10 @@
-"""Receiver latency per backend and step budget on real images: torch eager vs onnxruntime (CPU / CUDA EP)."""
+"""Receiver latency per backend, precision and step budget on one real image, side by side in one run.
+
+Every backend of :data:`jscc_rt.runtime.backends.BACKENDS` that can run here is timed by default (the others are
+listed with the reason they were skipped) on the same feeds: batch 1, the first eval image (a Kodak image with
+``--data``), AWGN at 5 dB. A row also carries the PSNR of that backend's output and its delta against torch fp32
+on the same feeds, so speed and accuracy sit in one row.
+"""
 from __future__ import annotations
 
 import json
@@ -7,34 +13,79 @@ from typing import Sequence
 
 import torch
 
+from jscc_rt._progress import progress
 from jscc_rt.bench.timing import time_fn
 from jscc_rt.data import eval_images
+from jscc_rt.eval.metrics import psnr
 from jscc_rt.export.check import receiver_feeds
 from jscc_rt.export.graphs import EncoderGraph
+from jscc_rt.export.precision import variant_path
 from jscc_rt.models import load_model
+from jscc_rt.runtime.backends import BACKENDS, check_backends, make_runner, unavailable_reason
 from jscc_rt.runtime.receiver import graph_from_sidecar
-from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner
+from jscc_rt.runtime.runners import TorchRunner
 
 
 def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: Sequence[str] | None = None,
-                     iters: int = 20, threads: int = 0) -> list[dict]:
-    """p50/p90/p99 latency (ms) of each receiver graph on one image (the first eval image, batch 1)."""
+                     backends: Sequence[str] | None = None, iters: int = 20, threads: int = 0,
+                     snr_db: float = 5.0, show_progress: bool = False) -> tuple[list[dict], list[dict]]:
+    """``(rows, skipped)``. Rows: ``{graph, steps, sampler, backend, precision, threads, device, image,
+    latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss);
+    skipped: ``{backend, reason}``. ``threads``: per backend (0 = one per CPU)."""
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
+    names = check_backends(backends or BACKENDS)
     d = Path(onnx_dir)
+    if not (d / "encoder.json").is_file():
+        raise FileNotFoundError(f"{d}/encoder.json not found; run `jscc-rt export onnx --out {d}` first")
+    skipped = [{"backend": b, "reason": r} for b in names if (r := unavailable_reason(b))]
+    names = [b for b in names if not unavailable_reason(b)]
     _, images = eval_images(data)
     img = images[0][1]
-    enc_side = json.loads((d / "encoder.json").read_text())
-    jscc = load_model(enc_side["jscc_checkpoint"])
-    enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"])
-    enc.load()
-    rows = []
-    for p in sorted(d.glob("receiver_*.onnx")):
-        if graphs and p.stem not in graphs:
-            continue
-        meta = json.loads(p.with_suffix(".json").read_text())
-        feeds = receiver_feeds(enc, img, 5.0, jscc.stride, meta, torch.Generator().manual_seed(0))
-        for runner in (TorchRunner(graph_from_sidecar(meta), meta["inputs"]), OnnxRuntimeRunner(p, threads=threads)):
-            with runner:
-                t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters)
-            rows.append({"graph": p.stem, "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
-                         "backend": runner.name, "image": tuple(img.shape[-2:]), **t})
-    return rows
+    jscc = load_model(json.loads((d / "encoder.json").read_text())["jscc_checkpoint"])
+    paths = [p for p in sorted(d.glob("receiver_*.onnx"))
+             if p == variant_path(p, "fp32") and (not graphs or p.stem in graphs)]
+    rows: list[dict] = []
+    with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
+        for p in progress(paths, desc="latency", disable=not show_progress):
+            meta = json.loads(p.with_suffix(".json").read_text())
+            feeds = receiver_feeds(enc, img, snr_db, jscc.stride, meta, torch.Generator().manual_seed(0))
+            ref_psnr = None
+            for b in names:
+                try:
+                    runner = make_runner(b, onnx_path=p, module=graph_from_sidecar(meta), input_names=meta["inputs"],
+                                         threads=threads)
+                    runner.load()
+                except Exception as e:  # a variant file missing for this graph: say so, time the rest
+                    skipped.append({"backend": b, "graph": p.stem, "reason": str(e)})
+                    continue
+                with runner:
+                    out = runner.infer(feeds)["images"].float()[..., : img.shape[-2], : img.shape[-1]]
+                    t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters)
+                q = float(psnr(img[None], out.clamp(0, 1))[0])
+                ref_psnr = q if b == "torch" else ref_psnr
+                rows.append({"graph": p.stem, "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
+                             "backend": b, "precision": getattr(runner, "precision", "fp32"),
+                             "threads": getattr(runner, "threads", threads), "device": getattr(runner, "device", ""),
+                             "image": tuple(img.shape[-2:]), **t, "psnr_db": q,
+                             "psnr_delta_db": None if ref_psnr is None else ref_psnr - q})
+    return rows, skipped
+
+
+def markdown(rows: Sequence[dict], skipped: Sequence[dict] = ()) -> str:
+    """Latency table with each row's speed-up over torch fp32 on the same graph."""
+    base = {r["graph"]: r["latency_ms_p50"] for r in rows if r["backend"] == "torch"}
+    lines = ["| graph | backend | precision | threads | image | p50 ms | p99 ms | speed-up vs torch fp32 | "
+             "PSNR (dB) | delta vs fp32 (dB) |", "|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        su = base.get(r["graph"])
+        d = r["psnr_delta_db"]
+        lines.append(f"| {r['graph']} | {r['backend']} | {r['precision']} | {r['threads']} | "
+                     f"{r['image'][0]}x{r['image'][1]} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p99']:.1f} | "
+                     f"{'%.2fx' % (su / r['latency_ms_p50']) if su else 'n/a'} | {r['psnr_db']:.3f} | "
+                     f"{'n/a' if d is None else '%+.4f' % d} |")
+    lines += [f"\nskipped {s['backend']}{' (' + s['graph'] + ')' if 'graph' in s else ''}: {s['reason']}"
+              for s in skipped]
+    if rows:
+        lines.append(f"\ndevice: {rows[0]['device']}")
+    return "\n".join(lines)

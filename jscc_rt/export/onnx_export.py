@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.export.precision import (LOW_PRECISION_OPS, VARIANT_OPSET, check_precision, low_precision_nodes,
+                                      to_low_precision, variant_path)
 from jscc_rt.export.graphs import (DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph, NOMATransmitterGraph,
                                    ReceiverGraph)
 from jscc_rt.models import load_model
@@ -63,7 +65,7 @@ def export_graph(module: torch.nn.Module, example: tuple[torch.Tensor, ...], pat
                           input_names=list(inputs), output_names=list(outputs),
                           dynamic_axes={**inputs, **outputs}, do_constant_folding=True)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    side = {"opset": OPSET, "inputs": list(inputs), "outputs": list(outputs), "dynamic_axes": {**inputs, **outputs},
+    side = {"opset": OPSET, "precision": "fp32", "inputs": list(inputs), "outputs": list(outputs), "dynamic_axes": {**inputs, **outputs},
             "onnx_sha256": file_sha256(path), **meta}
     path.with_suffix(".json").write_text(json.dumps(side, indent=2, default=str) + "\n")
     return path
@@ -113,6 +115,40 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
                                       {"graph": "receiver", "steps": n, "sampler": kind, "eta": 0.0,
                                        "decoder_snr_db": decoder_snr_db, **dmeta}))
     return paths
+
+
+def write_variant(path: str | Path, precision: str, cal: "Calibration | None" = None) -> Path:
+    """Write the ``precision`` variant of the fp32 graph ``path`` (``NAME.<precision>.onnx`` + sidecar) and return its
+    path; fp32 returns ``path`` itself. fp16/bf16: :func:`~jscc_rt.export.precision.to_low_precision`; int8:
+    :func:`~jscc_rt.export.quantize.quantize_int8` calibrated on ``cal`` (default :class:`Calibration()`)."""
+    import onnx
+
+    from jscc_rt.export.quantize import Calibration, quantize_int8
+
+    path = Path(path)
+    check_precision(precision)
+    if precision == "fp32":
+        return path
+    meta = json.loads(path.with_suffix(".json").read_text())
+    dst = variant_path(path, precision)
+    if precision == "int8":
+        extra = quantize_int8(path, dst, meta, cal or Calibration())
+        opset = meta["opset"]
+    else:
+        model = to_low_precision(onnx.load(str(path)), precision)
+        onnx.checker.check_model(model, full_check=True)
+        tmp = dst.with_name(dst.name + ".tmp")
+        onnx.save(model, str(tmp))
+        tmp.replace(dst)
+        extra = {"converter": f"jscc_rt.export.precision.to_low_precision ({', '.join(LOW_PRECISION_OPS)} in "
+                              f"{precision}, the rest fp32)"}
+        opset = VARIANT_OPSET[precision]
+    counts = low_precision_nodes(onnx.load(str(dst)))
+    side = {**meta, "precision": precision, "fp32_onnx": path.name, "opset": max(opset, meta["opset"]), **extra,
+            "low_precision_nodes": counts["low"], "fp32_compute_nodes": counts["fp32"],
+            "onnx_sha256": file_sha256(dst)}
+    dst.with_suffix(".json").write_text(json.dumps(side, indent=2, default=str) + "\n")
+    return dst
 
 
 def export_noma(noma: str, out: str | Path, *, example_hw: tuple[int, int] = (64, 96)) -> list[Path]:

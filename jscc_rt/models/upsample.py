@@ -13,6 +13,7 @@ Shapes: ``(B, cin, H, W)`` -> ``(B, cout, 2H, 2W)`` for both forms.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -94,3 +95,19 @@ def _replace(parent: nn.Module) -> None:
             setattr(parent, name, subpixel_from_deconv(child))
         else:
             _replace(child)
+
+
+def convert_checkpoint(src: str, dst: str) -> Path:
+    """Convert checkpoint ``src`` (path or shipped name) to sub-pixel upsampling and save it at ``dst`` (+ sidecar);
+    the meta keeps the source's training record and adds ``converted_from`` (its sha256) and ``conversion``."""
+    from jscc_rt.models.checkpoint import file_sha256, load_model, save_model
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    path = resolve_checkpoint(src)
+    sha = file_sha256(path)  # before loading: ``dst`` may be ``src``
+    model = load_model(path)
+    if getattr(model.config, "upsample", None) != "deconv":
+        raise ValueError(f"{src!r} is not a JSCC model with transposed-convolution upsampling")
+    meta = {**getattr(model, "meta", {}), "converted_from": sha,
+            "conversion": "jscc_rt.models.upsample.convert_checkpoint: ConvTranspose2d -> exact SubPixelConv"}
+    return save_model(convert_to_subpixel(model), dst, meta=meta)

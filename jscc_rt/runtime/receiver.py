@@ -69,9 +69,18 @@ class Receiver:
                    steps=meta.get("steps") or 0, sampler=meta.get("sampler"))
 
     @classmethod
-    def from_onnx(cls, path: str | Path, *, providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> "Receiver":
+    def from_onnx(cls, path: str | Path, *, backend: str = "onnxruntime", threads: int = 0,
+                  providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> "Receiver":
+        """A receiver on the fp32 ONNX receiver graph ``path``: ``backend`` one of
+        :data:`~jscc_rt.runtime.backends.ONNX_BACKENDS` (``"openvino-bf16"`` is the fastest CPU path on CPUs with
+        bf16; ``"onnxruntime-int8"`` runs the int8 variant beside ``path``), ``threads`` per backend (0 = one per
+        CPU); ``providers`` for plain onnxruntime (e.g. CUDA)."""
+        from jscc_rt.runtime.backends import onnx_runner
+
         p = Path(path)
-        return cls._from_sidecar(OnnxRuntimeRunner(p, providers=providers), p.with_suffix(".json"))
+        runner = (OnnxRuntimeRunner(p, providers=providers, threads=threads) if backend == "onnxruntime"
+                  else onnx_runner(backend, p, threads=threads))
+        return cls._from_sidecar(runner, p.with_suffix(".json"))
 
     @classmethod
     def from_engine(cls, engine: str | Path, onnx_path: str | Path) -> "Receiver":

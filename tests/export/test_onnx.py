@@ -27,7 +27,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                          batch_size=4, steps=5, cd_steps=3, width=16, threads=1), d / "diff",
                     show_progress=False)
     assert main(["export", "onnx", "--model", str(d / "jscc.pt"), "--denoiser", str(d / "diff" / "denoiser.pt"),
-                 "--consistency", str(d / "diff" / "consistency.pt"), "--out", str(d / "onnx")]) == 0
+                 "--consistency", str(d / "diff" / "consistency.pt"), "--out", str(d / "onnx"),
+                 "--precision", "fp32"]) == 0
     return d / "onnx"
 
 
