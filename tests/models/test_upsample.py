@@ -28,7 +28,7 @@ def test_unconvertible_deconv_is_refused() -> None:
         subpixel_from_deconv(nn.ConvTranspose2d(4, 4, 4, stride=2, padding=1))
 
 
-@pytest.mark.parametrize("name", ["unrolled-w64-1_16", "deepjscc-res-1_16", "deepjscc-1_16"])
+@pytest.mark.parametrize("name", ["unrolled-1_16", "deepjscc-res-1_16", "deepjscc-1_16"])
 def test_shipped_decoder_converts_exactly(name: str) -> None:
     """Decoder images of a shipped model before/after conversion: max |diff| <= 1e-5; no ConvTranspose left."""
     from jscc_rt.models.registry import resolve_checkpoint
@@ -54,3 +54,13 @@ def test_config_upsample() -> None:
         JSCCConfig(upsample="nearest")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown upsample"):
         up2(3, 3, upsample="bilinear")
+
+
+def test_shipped_flagship_decoder_has_no_transposed_convolution() -> None:
+    """unrolled-w64-1_16 ships converted (TRAINING.md): every upsampling layer is a sub-pixel convolution."""
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    m = load_model(resolve_checkpoint("unrolled-w64-1_16"))
+    assert m.config.upsample == "subpixel" and len(m.meta["converted_from"]) == 64
+    assert sum(isinstance(x, SubPixelConv) for x in m.modules()) == 3
+    assert not any(isinstance(x, nn.ConvTranspose2d) for x in m.modules())
