@@ -229,7 +229,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--data", default=None)
     pa.add_argument("--steps", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 50])
     pa.add_argument("--samplers", nargs="+", default=["ddim", "consistency"])
-    pa.add_argument("--backends", nargs="+", default=["torch", "compile", "onnxruntime", "tensorrt", "torch-fused"])
+    pa.add_argument("--backends", nargs="+", default=["torch", "torch-bf16", "compile", "onnxruntime", "onnxruntime-int8",
+                                                      "openvino", "openvino-bf16", "tensorrt", "torch-fused"],
+                    help="backends timed side by side (those that cannot run here are listed as skipped)")
+    pa.add_argument("--threads", type=int, default=0, help="intra-op threads of every backend (0: one per CPU)")
     pa.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
@@ -253,7 +256,8 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
                      decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr,
-                     extra_models=a.extra_models, noma=a.noma, noma_split=a.noma_split, progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     extra_models=a.extra_models, noma=a.noma, noma_split=a.noma_split, threads=a.threads,
+                     progress=lambda s: print(f"  {s}", file=sys.stderr))
     print(write_outputs(res, a.out))
     return 0
 

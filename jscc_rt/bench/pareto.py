@@ -6,8 +6,12 @@ For every receiver plan (sampler x steps; steps 0 = the JSCC decoder alone) and 
   receiver graph: every backend computes the same graph (``jscc-rt export check`` bounds their differences);
 * latency p50/p90/p99 (ms per image, batch 1, on the smallest eval image, after warm-up; CUDA-synchronized) and
   throughput (images/s) are
-  measured per backend: ``torch`` (eager), ``compile`` (torch.compile), ``onnxruntime``, ``tensorrt`` (when
-  TensorRT and a GPU are present) and ``torch-fused`` (the Link path on the Triton kernels, CUDA only).
+  measured per backend: ``torch`` (eager), ``torch-bf16`` (autocast + channels_last), ``compile``
+  (torch.compile), ``onnxruntime`` (fp32 and the int8 Q/DQ variant), ``openvino`` (f32 and bf16 inference
+  precision), ``tensorrt`` (when TensorRT and a GPU are present) and ``torch-fused`` (the Link path on the Triton
+  kernels, CUDA only). Every backend runs with ``threads`` intra-op threads; each row records backend, precision,
+  threads and device. Backends whose arithmetic differs from fp32 (:data:`LOW_PRECISION_BACKENDS`) get their
+  quality measured on their own outputs.
 
 Outputs in ``out``: ``pareto.json`` (with commit, versions, device, date), ``pareto.csv``, ``pareto.md`` (summary
 and the Pareto-optimal set per backend) and ``pareto_snr{S}.png`` (latency vs PSNR, frontier drawn) per SNR.
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
+import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,9 +38,12 @@ from jscc_rt.export.check import receiver_feeds
 from jscc_rt.export.graphs import EncoderGraph, ReceiverGraph
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner
+from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner, cpu_name
 
-BACKENDS = ("torch", "compile", "onnxruntime", "tensorrt", "torch-fused")
+BACKENDS = ("torch", "torch-bf16", "compile", "onnxruntime", "onnxruntime-int8", "openvino", "openvino-bf16",
+            "tensorrt", "torch-fused")
+#: Backends whose arithmetic differs from the fp32 graph: their quality is measured on their own outputs.
+LOW_PRECISION_BACKENDS = ("torch-bf16", "onnxruntime-int8", "openvino-bf16")
 
 
 def pareto_front(points: Sequence[dict], x: str = "latency_ms_p50", y: str = "psnr") -> list[dict]:
@@ -51,14 +58,10 @@ def pareto_front(points: Sequence[dict], x: str = "latency_ms_p50", y: str = "ps
 
 def backend_status(name: str, device: torch.device) -> str | None:
     """``None`` when ``name`` can run here, else why not."""
-    if name in ("torch", "compile"):
-        return None
-    if name == "onnxruntime":
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return "onnxruntime not installed"
-        return None
+    from jscc_rt.runtime.backends import BACKENDS as RUNTIME_BACKENDS, unavailable_reason
+
+    if name in RUNTIME_BACKENDS and name != "tensorrt":
+        return unavailable_reason(name)
     if name == "tensorrt":
         try:
             import tensorrt  # noqa: F401
@@ -71,25 +74,29 @@ def backend_status(name: str, device: torch.device) -> str | None:
 
 
 def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path, tag: str, device: torch.device,
-                 latent_channels: int):
-    if backend in ("torch", "compile"):
-        return TorchRunner(graph, names, device=device, compile=backend == "compile")
-    from jscc_rt.export.onnx_export import export_graph, receiver_inputs, SPECS
+                 latent_channels: int, jscc_checkpoint: str, threads: int):
+    from jscc_rt.runtime.backends import make_runner
+
+    if backend in ("torch", "torch-bf16", "compile"):
+        return make_runner(backend, onnx_path=None, module=graph, input_names=names, threads=threads, device=device)
+    from jscc_rt.export.onnx_export import SPECS, export_graph, receiver_inputs, write_variant
 
     ins = receiver_inputs(graph.consistency, graph.steps)
     c = latent_channels
     ex = (torch.randn(1, c, 8, 12), torch.tensor([0.1]), torch.tensor([5.0]))
     ex += (torch.randn(1, graph.steps - 1, c, 8, 12),) if "noise" in ins else ()
+    sampler = None if not graph.steps else ("consistency" if graph.consistency else "ddim")
     path = export_graph(graph, ex, tmp / f"{tag}.onnx", ins, SPECS["receiver"].outputs,
-                        {"graph": "receiver", "steps": graph.steps, "stride": 8,
-                         "jscc_config": {"latent_channels": c}})
-    if backend == "onnxruntime":
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
-        return OnnxRuntimeRunner(path, providers=providers)
+                        {"graph": "receiver", "steps": graph.steps, "sampler": sampler, "stride": 8,
+                         "jscc_checkpoint": jscc_checkpoint, "jscc_config": {"latent_channels": c}})
+    if backend == "onnxruntime" and device.type == "cuda":
+        return OnnxRuntimeRunner(path, providers=["CUDAExecutionProvider", "CPUExecutionProvider"], threads=threads)
+    if backend == "onnxruntime-int8":
+        write_variant(path, "int8")
+    if backend != "tensorrt":
+        return make_runner(backend, onnx_path=path, module=None, input_names=names, threads=threads)
     from jscc_rt.export.trt import build_engine
     from jscc_rt.runtime.runners import TensorRTRunner
-
-    from jscc_rt.export.onnx_export import write_variant
 
     write_variant(path, "fp16")  # engines are strongly typed: the precision comes from the graph
     return TensorRTRunner(build_engine(path, precision="fp16", cache_dir=tmp / "trt"))
@@ -101,16 +108,19 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
                decoder_snr_db: float | None = None, latency_snr: float | None = None,
                extra_models: Sequence[str] = (), noma: str | None = None, noma_split: float = 0.8,
-               progress: Callable[[str], None] | None = None) -> dict:
+               threads: int = 0, progress: Callable[[str], None] | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
 
     ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
     receiver graphs run the same operations at every SNR; only the start step's value differs). ``None`` times
-    every point. ``extra_models``: further JSCC checkpoints (e.g. ``unrolled-1_16``, ``deepjscc-1_16``) swept as
+    every point. ``threads``: intra-op threads of every backend (0 = one per CPU). ``extra_models``: further JSCC checkpoints (e.g. ``unrolled-1_16``, ``deepjscc-1_16``) swept as
     decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column. ``noma``: a
     ``jscc-rt train-noma`` checkpoint whose two receivers (user 1, and user 2 with SIC) join as rows ``noma-user1`` /
     ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only)."""
     dev = torch.device(device)
+    threads = threads or (os.cpu_count() or 1)
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
     set_name, images = eval_images(data)
     images = images[:max_images] if max_images else images
     main_jscc = load_model(resolve_checkpoint(model)).to(dev)
@@ -134,27 +144,44 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
         sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
         graph = ReceiverGraph(jscc, net, sched, n, decoder_snr_db=decoder_snr_db).to(dev).eval()
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and n > 1 else [])
-        ref = TorchRunner(graph, names, device=dev)
+        ref = TorchRunner(graph, names, device=dev, threads=threads)
         ref.load()
-        quality, timed = {}, {}
+        ckpt = str(resolve_checkpoint(which or model))
+        runners: dict[str, object] = {"torch": ref}
+
+        def runner_for(be: str):
+            if be not in runners:
+                r = _make_runner(be, graph, names, tmp, f"{sampler}{n}".replace("/", "_"), dev,
+                                 jscc.config.latent_channels, ckpt, threads)
+                r.load()
+                runners[be] = r
+            return runners[be]
+
+        qual_backends = ["torch"] + [b for b in backends if b in LOW_PRECISION_BACKENDS and b not in skipped]
+        quality: dict[tuple[str, float], dict] = {}
+        timed: dict[tuple[str, float], dict] = {}
         for snr in snrs:
             if progress:
                 progress(f"quality {sampler} x {n} @ {snr:g} dB")
             g = torch.Generator().manual_seed(seed)
-            q = {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0}
+            qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0} for be in qual_backends}
             for _, img in images:
                 feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"sampler": sampler if n else None,
                                                                           "steps": n}, g)
-                rec = ref.infer(feeds)["images"][..., : img.shape[-2], : img.shape[-1]].clamp(0, 1).cpu()
                 x = img[None]
-                q["psnr"] += float(psnr(x, rec)[0]) / len(images)
-                q["ms_ssim"] += float(ms_ssim(x, rec)[0]) / len(images) if min(x.shape[-2:]) > 160 else float("nan")
-                if lpips_ok:
-                    try:
-                        q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
-                    except MetricUnavailable:
-                        lpips_ok = False
-            quality[snr] = q
+                for be in qual_backends:
+                    out = runner_for(be).infer(feeds)["images"]  # type: ignore[attr-defined]
+                    rec = out[..., : img.shape[-2], : img.shape[-1]].float().clamp(0, 1).cpu()
+                    q = qs[be]
+                    q["psnr"] += float(psnr(x, rec)[0]) / len(images)
+                    q["ms_ssim"] += float(ms_ssim(x, rec)[0]) / len(images) if min(x.shape[-2:]) > 160 else float("nan")
+                    if lpips_ok:
+                        try:
+                            q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
+                        except MetricUnavailable:
+                            lpips_ok = False
+            for be in backends:
+                quality[(be, snr)] = qs.get(be, qs["torch"])
             if latency_snr is not None and snr != latency_snr:
                 continue
             feeds = receiver_feeds(enc, lat_img.to(dev), snr, jscc.stride,
@@ -166,19 +193,21 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     progress(f"latency {be} {sampler} x {n} @ {snr:g} dB")
                 if be == "torch-fused":
                     t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev, decoder_snr_db)
+                    t.update(precision="fp32", threads=threads, device=str(dev))
                 else:
-                    runner = ref if be == "torch" else _make_runner(
-                        be, graph, names, tmp, f"{sampler}{n}".replace("/", "_"), dev, jscc.config.latent_channels)
-                    if not runner.loaded:
-                        runner.load()
-                    t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)
+                    runner = runner_for(be)
+                    t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters, device=dev)  # type: ignore[attr-defined]
+                    t.update(precision=getattr(runner, "precision", "fp32"), threads=getattr(runner, "threads", threads),
+                             device=getattr(runner, "device", str(dev)))
                 timed[(be, snr)] = t
+        for r in runners.values():
+            r.close()  # type: ignore[attr-defined]
         for snr in snrs:
-            q = quality[snr]
             for be in backends:
                 t = timed.get((be, snr if latency_snr is None else latency_snr))
                 if t is None:
                     continue
+                q = quality[(be, snr)]
                 points.append(_point(be, sampler, n, snr, q["psnr"], q["ms_ssim"], q["lpips"] if lpips_ok else None, t,
                                      snr if latency_snr is None else latency_snr))
     if noma:
@@ -186,7 +215,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                                dev, tmp, latency_snr, progress)
     meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "torch": str(torch.__version__), "device": torch.cuda.get_device_name(dev) if dev.type == "cuda"
-            else f"CPU {platform.machine()} ({torch.get_num_threads()} threads)", "eval_set": set_name,
+            else f"CPU {cpu_name()} ({threads} threads per backend)", "threads": threads, "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "extra_models": list(extra_models), "denoiser": denoiser, "consistency": consistency,
             "lpips": lpips_ok, "noma": noma, "noma_split": noma_split if noma else None,
@@ -197,8 +226,9 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
 def _point(backend: str, sampler: str, steps: int, snr: float, psnr_db: float, msssim: float, lpips: float | None,
            timing: dict, latency_snr_db: float) -> dict:
     """One frontier row: quality at ``snr`` plus the latency measured at ``latency_snr_db``."""
-    return {"backend": backend, "sampler": sampler, "steps": steps, "snr_db": snr, "psnr": psnr_db, "ms_ssim": msssim,
-            "lpips": lpips, **timing, "throughput_img_s": 1000.0 / timing["latency_ms_mean"],
+    return {"backend": backend, "precision": timing.get("precision", "fp32"), "threads": timing.get("threads"),
+            "device": timing.get("device"), "sampler": sampler, "steps": steps, "snr_db": snr, "psnr": psnr_db,
+            "ms_ssim": msssim, "lpips": lpips, **timing, "throughput_img_s": 1000.0 / timing["latency_ms_mean"],
             "latency_snr_db": latency_snr_db}
 
 
@@ -274,15 +304,16 @@ def write_outputs(result: dict, out: str | Path) -> str:
     m = result["meta"]
     lines = [f"Device: {m['device']}; eval set: {m['eval_set']} ({m['n_images']} images, latency on one "
              f"{m['image_hw_latency'][0]}x{m['image_hw_latency'][1]} image, {m['iters']} timed runs); commit {m['commit']}",
-             "", "| backend | receiver | steps | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms | p90 ms | p99 ms | img/s | Pareto |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "", "| backend | precision | threads | receiver | steps | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms | "
+             "p90 ms | p99 ms | img/s | Pareto |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     front_ids = set()
     for be in sorted({p["backend"] for p in pts}):
         for snr in sorted({p["snr_db"] for p in pts}):
             front_ids |= {id(p) for p in pareto_front([p for p in pts if p["backend"] == be and p["snr_db"] == snr])}
     for p in pts:
         lp = "n/a" if p["lpips"] is None else f"{p['lpips']:.4f}"
-        lines.append(f"| {p['backend']} | {p['sampler']} | {p['steps']} | {p['snr_db']:g} | {p['psnr']:.2f} | "
+        lines.append(f"| {p['backend']} | {p.get('precision', 'fp32')} | {p.get('threads', '')} | {p['sampler']} | {p['steps']} | {p['snr_db']:g} | {p['psnr']:.2f} | "
                      f"{p['ms_ssim']:.4f} | {lp} | {p['latency_ms_p50']:.1f} | {p['latency_ms_p90']:.1f} | "
                      f"{p['latency_ms_p99']:.1f} | {p['throughput_img_s']:.2f} | {'yes' if id(p) in front_ids else ''} |")
     if result["skipped"]:

@@ -37,7 +37,7 @@ def test_small_sweep_writes_everything(tmp_path: Path, monkeypatch: pytest.Monke
         assert p["latency_ms_p50"] <= p["latency_ms_p90"] <= p["latency_ms_p99"] and p["runs"] >= 2
         assert 0 < p["psnr"] < 100
     md = write_outputs(res, tmp_path / "out")
-    assert "| backend | receiver |" in md and "yes" in md
+    assert "| backend | precision | threads | receiver |" in md and "yes" in md
     assert json.loads((tmp_path / "out/pareto.json").read_text())["meta"]["n_images"] == 1
     assert (tmp_path / "out/pareto.csv").read_text().count("\n") == len(pts) + 1
     for snr in (0, 10):
@@ -88,3 +88,22 @@ def test_noma_receivers_join_the_frontier(tmp_path: Path, monkeypatch: pytest.Mo
     u2 = {p["snr_db"]: p["psnr"] for p in noma if p["sampler"] == "noma-user2" and p["backend"] == "torch"}
     assert u2[10.0] > u2[0.0], "user 2 improves with SNR"
     assert res["meta"]["noma_split"] == 0.8
+
+
+def test_low_precision_backends_are_rows_with_their_own_quality(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch-bf16, onnxruntime-int8 and openvino-bf16 join the frontier: each row records backend, precision and
+    threads, and its PSNR is measured on that backend's own output (close to, not copied from, fp32)."""
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    pytest.importorskip("openvino")
+    from jscc_rt.runtime.backends import unavailable_reason
+
+    backends = ["torch", "torch-bf16", "onnxruntime-int8", "openvino-bf16"]
+    res = run_pareto("unrolled-1_16", None, None, data=None, steps=(0,), backends=backends, snrs=(10.0,), iters=1,
+                     max_images=1, threads=1)
+    runnable = [b for b in backends if unavailable_reason(b) is None]
+    rows = {p["backend"]: p for p in res["points"]}
+    assert sorted(rows) == sorted(runnable) and res["meta"]["threads"] == 1
+    assert all(p["threads"] == 1 and p["device"] for p in rows.values())
+    assert rows["torch"]["precision"] == "fp32" and rows["onnxruntime-int8"]["precision"] == "int8"
+    for be in runnable[1:]:
+        assert rows[be]["psnr"] != rows["torch"]["psnr"] and abs(rows[be]["psnr"] - rows["torch"]["psnr"]) < 0.5
