@@ -186,3 +186,34 @@ def test_receiver_from_onnx_backends(exported: Path) -> None:
             assert (rx(sym, 10.0, (32, 48)) - ref).abs().max() < tol
     with pytest.raises(JsccInputError, match="does not run ONNX graphs"):
         Receiver.from_onnx(exported / "receiver_decoder.onnx", backend="torch")
+
+
+def test_missing_backends_and_bf16_are_clear_errors(exported: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """OpenVINO / onnxruntime missing, or bf16 asked of a CPU without it: RunnerUnavailable naming the fix, CLI
+    exit 2 with one line; an unknown backend: exit 2."""
+    import sys
+
+    from jscc_rt.runtime import OnnxRuntimeRunner, OpenVINORunner, RunnerUnavailable
+    from jscc_rt.runtime import openvino_runner, runners
+
+    path = exported / "receiver_decoder.onnx"
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(RunnerUnavailable, match=r"pip install 'jscc-rt\[openvino\]'"):
+        OpenVINORunner(path).load()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(RunnerUnavailable, match=r"pip install 'jscc-rt\[onnx\]'"):
+        OnnxRuntimeRunner(path).load()
+    monkeypatch.undo()
+    monkeypatch.setattr(runners, "cpu_has_bf16", lambda: False)
+    from jscc_rt.diffusion.schedule import NoiseSchedule
+    from jscc_rt.export.graphs import ReceiverGraph
+    from jscc_rt.models import load_model
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    g = ReceiverGraph(load_model(resolve_checkpoint("unrolled-1_16")), None, NoiseSchedule(), 0)
+    with pytest.raises(RunnerUnavailable, match="no bf16 support"):
+        runners.TorchRunner(g, ["received"], precision="bf16").load()
+    assert openvino_runner is not None
+    assert main(["export", "latency", "--onnx-dir", str(exported), "--backends", "foo"]) == 2
+    assert "unknown backend" in capsys.readouterr().err
