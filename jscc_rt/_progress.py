@@ -1,4 +1,5 @@
-"""Progress bars: tqdm when installed (extras ``train``/``bench``), else periodic lines on stderr."""
+"""Progress for long commands: tqdm bars when installed (extras ``train``/``bench``), else periodic lines on stderr;
+every line says how far, how long so far and the estimated time left (ETA)."""
 from __future__ import annotations
 
 import sys
@@ -8,11 +9,21 @@ from typing import Iterable, Iterator, TypeVar
 T = TypeVar("T")
 
 
+def eta_text(done: int, total: int | None, elapsed_s: float) -> str:
+    """``"3/10, 12s elapsed, ETA 28s"`` (no ETA before the first item is done or without a total)."""
+    if not total:
+        return f"{done}/?, {elapsed_s:.0f}s elapsed"
+    eta = f", ETA {elapsed_s / done * (total - done):.0f}s" if done else ""
+    return f"{done}/{total}, {elapsed_s:.0f}s elapsed{eta}"
+
+
 def progress(it: Iterable[T], *, total: int | None = None, desc: str = "", disable: bool = False) -> Iterator[T]:
     """Wrap ``it`` in a progress bar (writes to stderr; ``disable=True`` for silence)."""
     if disable:
         yield from it
         return
+    if total is None and hasattr(it, "__len__"):
+        total = len(it)  # type: ignore[arg-type]
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -20,8 +31,24 @@ def progress(it: Iterable[T], *, total: int | None = None, desc: str = "", disab
         for i, x in enumerate(it):
             now = time.time()
             if now - last > 10:
-                print(f"{desc} {i}/{total if total is not None else '?'} ({now - t0:.0f}s)", file=sys.stderr, flush=True)
+                print(f"{desc} {eta_text(i, total, now - t0)}", file=sys.stderr, flush=True)
                 last = now
             yield x
         return
     yield from tqdm(it, total=total, desc=desc, dynamic_ncols=True, mininterval=1.0)
+
+
+class Ticker:
+    """Coarse steps of a long job, one stderr line each: ``desc [i/N] what, elapsed, ETA``.
+
+    ``Ticker(total, desc)``; ``tick(what)`` before each step (prints the ETA from the steps done so far)."""
+
+    def __init__(self, total: int, desc: str = "", *, disable: bool = False) -> None:
+        self.total, self.desc, self.disable = total, desc, disable
+        self.done, self.t0 = 0, time.time()
+
+    def tick(self, what: str) -> None:
+        if not self.disable:
+            print(f"{self.desc} [{eta_text(self.done, self.total, time.time() - self.t0)}] {what}", file=sys.stderr,
+                  flush=True)
+        self.done += 1

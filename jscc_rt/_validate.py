@@ -1,16 +1,28 @@
-"""Input validation shared by every public entry point.
+"""Input validation shared by every public entry point (``Receiver``, ``Link``, the channel, the data loaders, the CLI).
 
-Errors name the offending value and say how to fix it; nothing is clipped or silently changed.
+Errors name the offending value and say how to fix it; nothing is clipped or silently changed. Only torch is
+imported at module level, so every part of the package can use these checks.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import math
+import operator
+import warnings
+from typing import Any, Sequence
 
 import torch
 
 #: SNR range (dB) that the link simulation and the trained models accept.
 SNR_DB_MIN: float = -20.0
 SNR_DB_MAX: float = 40.0
+#: Relative tolerance on the per-sample average power of symbols given to the channel (float32/float64 input;
+#: float16/bfloat16 get :data:`POWER_RTOL_LOW_PRECISION`). 1 % is 0.04 dB of SNR.
+POWER_RTOL: float = 1e-2
+POWER_RTOL_LOW_PRECISION: float = 3e-2
+#: Largest per-sample average power of received symbols, relative to the transmit power ``P``, that a receiver
+#: accepts (80 dB above ``P``). Real received/equalized symbols stay far below it even at -20 dB SNR in a deep fade;
+#: the GDN decoders overflow float32 (all-NaN images) from about 1e12 * P.
+MAX_SYMBOL_POWER_RATIO: float = 1e8
 
 
 class JsccInputError(ValueError):
@@ -52,7 +64,14 @@ def check_snr_db(
     name: str = "snr_db",
 ) -> torch.Tensor:
     """Return ``snr_db`` as a ``(batch,)`` tensor after checking it lies in [SNR_DB_MIN, SNR_DB_MAX] dB."""
-    t = torch.as_tensor(snr_db, dtype=dtype, device=device)
+    if snr_db is None or isinstance(snr_db, (str, bytes, bool)):
+        raise JsccInputError(f"{name} must be a number in dB (or a sequence / tensor of them), got "
+                             f"{type(snr_db).__name__} {snr_db!r}; pass e.g. {name}=10.0")
+    try:
+        t = torch.as_tensor(snr_db, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise JsccInputError(f"{name} must be a number in dB (or a sequence / tensor of them), got {snr_db!r} "
+                             f"({e}); pass e.g. {name}=10.0") from e
     if t.ndim == 0:
         t = t.expand(batch)
     elif t.ndim == 1 and t.shape[0] == 1:
@@ -60,7 +79,10 @@ def check_snr_db(
     if t.ndim != 1 or t.shape[0] != batch:
         raise JsccInputError(f"{name} must be a scalar or have shape ({batch},), got shape {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):
-        raise JsccInputError(f"{name} contains non-finite values: {t.tolist()}")
+        raise JsccInputError(f"{name} contains non-finite values: {t.tolist()}; pass finite SNRs in dB within "
+                             f"[{SNR_DB_MIN:g}, {SNR_DB_MAX:g}]")
+    if t.numel() == 0:
+        return t
     lo, hi = float(t.min()), float(t.max())
     if lo < SNR_DB_MIN or hi > SNR_DB_MAX:
         raise JsccInputError(
@@ -72,9 +94,156 @@ def check_snr_db(
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
     """Check a scalar hyper-parameter is finite and positive (or non-negative)."""
+    need = "non-negative" if allow_zero else "positive"
+    if value is None or isinstance(value, (str, bytes, bool)):
+        raise JsccInputError(f"{name} must be a finite {need} number, got {type(value).__name__} {value!r}")
     v = float(value)
     ok = v >= 0 if allow_zero else v > 0
-    if not ok or v != v or v in (float("inf"), float("-inf")):
-        need = "non-negative" if allow_zero else "positive"
+    if not ok or not math.isfinite(v):
         raise JsccInputError(f"{name} must be a finite {need} number, got {value!r}")
     return v
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, fix: str = "") -> int:
+    """``value`` as an ``int`` (Python or numpy integer; not bool, float or str), at least ``minimum``."""
+    bad = isinstance(value, bool) or value is None
+    if not bad:
+        try:
+            v = operator.index(value)
+        except TypeError:
+            bad = True
+    if bad:
+        raise JsccInputError(f"{name} must be an integer, got {type(value).__name__} {value!r}"
+                             + (f"; {fix}" if fix else ""))
+    if minimum is not None and v < minimum:
+        raise JsccInputError(f"{name} must be >= {minimum}, got {v}" + (f"; {fix}" if fix else ""))
+    return v
+
+
+def check_block_len(block_len: Any, k: int | None = None) -> int | None:
+    """Fading block length: ``None`` (one block per sample) or an int >= 1.
+
+    With the frame length ``k`` (symbols per sample) the result is bounded by ``k``: a block longer than the frame
+    is one block, so nothing is ever expanded beyond ``k`` symbols.
+    """
+    if block_len is None:
+        return None
+    fix = "pass None (one coefficient per sample), 1 (fast fading) or the symbols per fading block"
+    v = check_int(block_len, "block_len", minimum=1, fix=fix)
+    return v if k is None else min(v, max(int(k), 1))
+
+
+def check_csi_err_var(csi_err_var: Any) -> float:
+    """Channel-estimation error variance: a finite number in [0, 1) (fraction of ``E|h|^2 = 1``)."""
+    try:
+        v = float(csi_err_var) if not isinstance(csi_err_var, (str, bytes, bool)) else float("nan")
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0.0 <= v < 1.0:  # also false for NaN
+        raise JsccInputError(f"csi_err_var must lie in [0, 1) (fraction of E|h|^2 = 1), got {csi_err_var!r}; "
+                             "use 0 for perfect CSI")
+    return v
+
+
+def check_equalizer(equalizer: Any) -> str:
+    if equalizer not in ("zf", "mmse"):
+        raise JsccInputError(f"equalizer must be 'zf' or 'mmse', got {equalizer!r}")
+    return equalizer
+
+
+def check_image_size(image_size: Any, stride: int, name: str = "image_size") -> tuple[int, int]:
+    """``(H, W)``: two positive ints, multiples of the model ``stride``."""
+    if isinstance(image_size, torch.Size):
+        image_size = tuple(image_size)
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise JsccInputError(f"{name} must be a pair (H, W) of ints, got {image_size!r}; "
+                             "pass the transmitted image's height and width, e.g. (512, 768)")
+    hw = []
+    for v, what in zip(image_size, ("height", "width")):
+        if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+            raise JsccInputError(f"{name} {what} must be an int, got {type(v).__name__} {v!r} in {tuple(image_size)!r}; "
+                                 "pass ints, e.g. (512, 768)")
+        iv = operator.index(v)
+        if iv < 1:
+            raise JsccInputError(f"{name} {what} must be >= 1, got {iv} in {tuple(image_size)!r}")
+        hw.append(iv)
+    if hw[0] % stride or hw[1] % stride:
+        raise JsccInputError(f"{name} {tuple(image_size)} must be multiples of the stride {stride}; the transmitter "
+                             "pads images to the stride, so pass the padded size")
+    return hw[0], hw[1]
+
+
+def check_h_hat(h_hat: Any, batch: int, n_blocks: int, name: str = "h_hat") -> torch.Tensor:
+    """Per-block channel estimate ``(batch, n_blocks, 2)``, finite and floating-point."""
+    check_tensor(h_hat, name, ndim=3, last_dim=2)
+    if h_hat.shape[0] != batch or h_hat.shape[1] != n_blocks:
+        raise JsccInputError(
+            f"{name} must have shape ({batch}, {n_blocks}, 2) (batch, fading blocks, re/im) for {batch} samples, "
+            f"got {tuple(h_hat.shape)}; pass one estimate per sample and fading block (check block_len)")
+    return h_hat
+
+
+def check_signal_power(x: torch.Tensor, power: float, *, name: str = "symbols", rtol: float | None = None) -> None:
+    """Each sample's average power per complex symbol must equal ``power`` (within ``rtol``), so that the SNR the
+    channel reports is the SNR it applies. Zero-power samples get their own message."""
+    p = x.detach().to(torch.float64).square().sum(-1).mean(-1)  # (B,), float64: no overflow for any float32 input
+    zero = torch.nonzero(p == 0).flatten().tolist()
+    if zero:
+        raise JsccInputError(f"{name} of samples {zero[:8]} have zero power; the channel needs power-normalized "
+                             "symbols (an all-zero latent cannot be sent)")
+    tol = rtol if rtol is not None else (POWER_RTOL if x.dtype in (torch.float32, torch.float64)
+                                         else POWER_RTOL_LOW_PRECISION)
+    off = torch.nonzero((p / power - 1.0).abs() > tol).flatten().tolist()
+    if off:
+        vals = ", ".join(f"{float(p[i]):.4g}" for i in off[:4])
+        raise JsccInputError(
+            f"{name} of samples {off[:8]} have average power {vals} per complex symbol, but the channel expects "
+            f"power-normalized input with P = {power:g} (+-{tol:.0%}), otherwise the reported SNR is not the applied "
+            f"one; normalize with jscc_rt.channel.power_normalize(x, power={power:g})")
+
+
+def check_symbol_power_bound(x: torch.Tensor, power: float, *, name: str = "symbols", hint: str = "") -> None:
+    """Reject samples whose average power exceeds :data:`MAX_SYMBOL_POWER_RATIO` times ``power`` (absurd input
+    that would overflow the decoder into NaN images)."""
+    p = x.detach().to(torch.float64).square().sum(-1).mean(-1)
+    bad = torch.nonzero(~(p <= MAX_SYMBOL_POWER_RATIO * power)).flatten().tolist()
+    if bad:
+        raise JsccInputError(
+            f"{name} of samples {bad[:8]} have average power {float(p[bad[0]]):.3g} per complex symbol, more than "
+            f"{MAX_SYMBOL_POWER_RATIO:.0e} x the transmit power P = {power:g}; received symbols must be scaled to the "
+            f"transmit power (transmitter output from power_normalize, plus noise){hint}")
+
+
+def check_steps(steps: Any, *, max_steps: int | None = None) -> int:
+    """Diffusion sampler steps: an int >= 0 (0 = the JSCC decoder alone), at most ``max_steps``."""
+    v = check_int(steps, "steps", minimum=0, fix="pass 0 (decoder alone) or the number of denoising steps")
+    if max_steps is not None and v > max_steps:
+        raise JsccInputError(f"steps={v} exceeds the schedule's {max_steps} steps; use fewer steps")
+    return v
+
+
+def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torch.nn.Module, denoiser_path: Any,
+                           *, check_hash: bool = True) -> None:
+    """The denoiser must work on the JSCC model's latents: an error when the latent channel counts differ; with
+    ``check_hash`` and ``jscc_path`` a file, a warning naming both sha256 when they match but the denoiser's metadata
+    says it was trained on another JSCC checkpoint's latents."""
+    c_jscc = jscc.config.latent_channels  # type: ignore[attr-defined]
+    c_den = denoiser.config.latent_channels  # type: ignore[attr-defined]
+    if c_den != c_jscc:
+        dn = "" if denoiser_path is None else f" {str(denoiser_path)!r}"
+        jn = "" if jscc_path is None else f" {str(jscc_path)!r}"
+        raise JsccInputError(
+            f"the denoiser{dn} works on {c_den}-channel latents but the JSCC model{jn} produces {c_jscc}-channel "
+            "latents; use the denoiser trained for this JSCC checkpoint")
+    want = getattr(denoiser, "meta", {}).get("jscc_sha256")
+    if want is None or not check_hash or jscc_path is None:
+        return
+    from jscc_rt.models.checkpoint import file_sha256
+
+    have = file_sha256(jscc_path)
+    if want != have:
+        warnings.warn(
+            f"denoiser {str(denoiser_path)!r} was trained on the latents of another JSCC checkpoint (sha256 {want}) "
+            f"than {str(jscc_path)!r} (sha256 {have}); the latent shapes match, but expect poor denoising: use the "
+            "denoiser trained for this JSCC checkpoint",
+            stacklevel=3)

@@ -19,6 +19,7 @@ def _emit(out: str | None, stem: str, data: object, md: str) -> int:
         o.mkdir(parents=True, exist_ok=True)
         (o / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
         (o / f"{stem}.md").write_text(md + "\n")
+        (o / f"{stem}.partial.jsonl").unlink(missing_ok=True)  # rows written as they finished: now complete
     print(md)
     return 0
 
@@ -38,12 +39,18 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=0, help="diffusion steps (0: JSCC decoder alone)")
     p.add_argument("--sampler", choices=("ddim", "ddpm", "consistency"), default="ddim")
     p.add_argument("--data", default=None, help="image folder / data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--max-images", type=int, default=None, help="--model: evaluate only the first N images")
     p.set_defaults(func=_cmd_simulate)
 
 
 def _cmd_simulate(a: argparse.Namespace) -> int:
+    from jscc_rt._validate import check_block_len, check_csi_err_var, check_int, check_snr_db
     from jscc_rt.sim import simulate_link
 
+    check_snr_db(a.snr, len(a.snr), name="snr_db")
+    check_block_len(a.block_len)
+    check_csi_err_var(a.csi_err_var)
+    check_int(a.symbols, "--symbols", minimum=1)
     if a.model is not None:
         return _simulate_model(a)
     rows = simulate_link(a.channel, a.snr, a.symbols, block_len=a.block_len, csi_err_var=a.csi_err_var,
@@ -64,7 +71,7 @@ def _simulate_model(a: argparse.Namespace) -> int:
 
     link = build_link(a.model, a.denoiser, a.sampler, a.steps, channel=a.channel, block_len=a.block_len,
                       csi_err_var=a.csi_err_var, equalizer=a.equalizer)
-    rows = eval_link(link, a.data, a.snr, seed=a.seed)
+    rows = eval_link(link, a.data, a.snr, seed=a.seed, max_images=a.max_images)
     if a.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -72,7 +79,8 @@ def _simulate_model(a: argparse.Namespace) -> int:
     print(f"image link: {a.model}, {a.channel}, receiver: {what}, images: {rows[0]['eval_set']} ({rows[0]['n']})")
     print(f"{'SNR dB':>7} {'PSNR dB':>8} {'MS-SSIM':>8} {'ms/img':>8}")
     for r in rows:
-        print(f"{r['snr_db']:7.1f} {r['psnr']:8.2f} {r['ms_ssim']:8.4f} {r['latency_ms']:8.1f}")
+        ms = "n/a" if r["ms_ssim"] is None else f"{r['ms_ssim']:.4f}"
+        print(f"{r['snr_db']:7.1f} {r['psnr']:8.2f} {ms:>8} {r['latency_ms']:8.1f}")
     return 0
 
 
@@ -190,10 +198,42 @@ def _cmd_train_compress(a: argparse.Namespace) -> int:
     return 0
 
 
+def _decoder_snr(text: str) -> float | None:
+    if text == "effective":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in dB or 'effective', got {text!r}") from None
+
+
+def _add_decoder_snr(p: argparse.ArgumentParser) -> None:
+    """``--decoder-snr``: the decoder's conditioning after diffusion denoising, the recommended value by default."""
+    from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB as rec
+
+    p.add_argument("--decoder-snr", type=_decoder_snr, default=rec,
+                   help=f"SNR (dB) the decoder is conditioned on after denoising (default {rec:g}, recommended); "
+                        "'effective' = the channel's effective SNR")
+
+
+def _add_image_args(p: argparse.ArgumentParser) -> None:
+    """``--max-images``, ``--save-recon`` and ``--max-pixels`` for the evaluation commands."""
+    from jscc_rt.data.images import DEFAULT_MAX_PIXELS
+
+    p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images (sorted by name)")
+    p.add_argument("--save-recon", type=int, default=0, metavar="N",
+                   help="write reconstructions and original|reconstruction strips of the N worst and N best images "
+                        "by PSNR to OUT/recon/ (needs --out)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images with more pixels than this (default {DEFAULT_MAX_PIXELS} = 4096x4096)")
+
+
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="PSNR / SSIM / MS-SSIM vs SNR table and plot for trained models")
     p.add_argument("checkpoints", nargs="+", help="model .pt files (or names of shipped weights, e.g. deepjscc-1_16)")
-    p.add_argument("--data", default=None, help="Kodak folder or data root (default: $JSCC_DATA, else embedded images)")
+    p.add_argument("--data", default=None, help="any image folder (the set is named after it; 'kodak' for exactly "
+                   "kodim01..24) or a root holding kodak/ (default: $JSCC_DATA, else embedded images)")
+    _add_image_args(p)
     p.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0, 5.0, 10.0, 15.0, 20.0])
     p.add_argument("--channel", choices=("awgn", "rayleigh"), nargs="+", default=["awgn", "rayleigh"])
     p.add_argument("--draws", type=int, default=None, help="channel draws per image (default 1 AWGN, 4 Rayleigh)")
@@ -208,7 +248,8 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     from jscc_rt.eval.report import run_eval
 
     table = run_eval(a.checkpoints, data=a.data, snrs=a.snr, channels=a.channel, draws=a.draws,
-                     equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress)
+                     equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress,
+                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels)
     print(table)
     return 0
 
@@ -236,7 +277,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
-    pa.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    _add_decoder_snr(pa)
     pa.add_argument("--extra-models", nargs="*", default=[],
                     help="further JSCC checkpoints swept as decoder-only receivers (e.g. unrolled-1_16 deepjscc-1_16)")
     pa.add_argument("--noma", default=None, help="a train-noma checkpoint: its two receivers join as rows")
@@ -249,16 +290,19 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench_pareto(a: argparse.Namespace) -> int:
+    from jscc_rt._partial import PartialRows
     from jscc_rt.bench.pareto import run_pareto, write_outputs
 
-    if a.iters < 20:
+    if 1 <= a.iters < 20:
         print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
     res = run_pareto(a.model, a.denoiser, a.consistency, data=a.data, steps=a.steps, samplers=a.samplers,
                      backends=a.backends, snrs=a.snr, iters=a.iters, max_images=a.max_images, device=a.device,
                      decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr,
                      extra_models=a.extra_models, noma=a.noma, noma_split=a.noma_split, threads=a.threads,
-                     progress=lambda s: print(f"  {s}", file=sys.stderr))
+                     progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True),
+                     on_rows=(partial := PartialRows(a.out, "pareto")).add)
     print(write_outputs(res, a.out))
+    partial.finish()
     return 0
 
 
@@ -311,14 +355,15 @@ def _add_eval_diffusion(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="JSCC checkpoint or shipped name")
     p.add_argument("--denoiser", default=None)
     p.add_argument("--consistency", default=None)
-    p.add_argument("--data", default=None)
+    p.add_argument("--data", default=None, help="any image folder or a root holding kodak/ (default: $JSCC_DATA, "
+                   "else embedded images)")
     p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
     p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     p.add_argument("--ddim-steps", type=int, nargs="*", default=[1, 2, 4, 8, 16, 50])
     p.add_argument("--cm-steps", type=int, nargs="*", default=[1, 2, 4])
     p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
-    p.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
-    p.add_argument("--max-images", type=int, default=None)
+    _add_decoder_snr(p)
+    _add_image_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write diffusion.json and diffusion.md here")
     p.add_argument("--no-progress", action="store_true")
@@ -331,7 +376,8 @@ def _cmd_eval_diffusion(a: argparse.Namespace) -> int:
     rows = run_diffusion_eval(a.model, a.denoiser, a.consistency, data=a.data, snrs=a.snr, ddim_steps=a.ddim_steps,
                               cm_steps=a.cm_steps, noise_start_steps=a.noise_start_steps, channel=a.channel,
                               max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
-                              show_progress=not a.no_progress)
+                              show_progress=not a.no_progress, max_pixels=a.max_pixels, save_recon=a.save_recon,
+                              out=a.out)
     return _emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 
 
@@ -407,7 +453,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--denoiser", default=None)
     o.add_argument("--consistency", default=None)
     o.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4])
-    o.add_argument("--decoder-snr", type=float, default=None, help="decoder conditioning after denoising (dB)")
+    _add_decoder_snr(o)
     o.add_argument("--precision", nargs="+", choices=("fp32", "fp16", "bf16", "int8"),
                    default=["fp32", "fp16", "bf16", "int8"],
                    help="graph precisions to write: NAME.onnx (fp32) plus NAME.<precision>.onnx variants with fp32 "
@@ -486,26 +532,33 @@ def _cmd_export_check(a: argparse.Namespace) -> int:
     from jscc_rt.export.check import check_parity
     from jscc_rt.export.gate import VARIANTS, check_variants, failures, markdown
 
-    rows = check_parity(a.onnx_dir, data=a.data, snrs=a.snr, max_images=a.max_images)
+    from jscc_rt._partial import PartialRows
+
+    partial = PartialRows(a.out, "check")
+    rows = check_parity(a.onnx_dir, data=a.data, snrs=a.snr, max_images=a.max_images, show_progress=True,
+                        on_rows=partial.add)
     lines = ["| graph | backend | SNR (dB) | max abs err | PSNR torch | PSNR backend | delta (dB) |",
              "|---|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['graph']} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
               f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |" for r in rows]
     gate = check_variants(a.onnx_dir, a.precision or VARIANTS, data=a.data, snrs=a.snr, max_images=a.max_images,
-                          tolerance_db=a.tolerance_db, skip_missing=not a.precision)
+                          tolerance_db=a.tolerance_db, skip_missing=not a.precision, show_progress=True,
+                          on_rows=partial.add)
     _emit(a.out, "check", {"parity": rows, "precision_gate": gate}, "\n".join(lines) + "\n\n" + markdown(gate))
     bad = [f"parity: {r['graph']} on {r['backend']} at {r['snr_db']:g} dB differs from torch by "
            f"{r['psnr_delta_db']:.4f} dB (limit 0.01 dB)" for r in rows if r["psnr_delta_db"] >= 0.01] + failures(gate)
     for line in bad:
         print(f"jscc-rt export check: FAIL {line}", file=sys.stderr)
-    return 1 if bad else 0
+    return 2 if bad else 0
 
 
 def _cmd_export_latency(a: argparse.Namespace) -> int:
     from jscc_rt.export.latency import markdown, receiver_latency
 
+    from jscc_rt._partial import PartialRows
+
     rows, skipped = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters, backends=a.backends, threads=a.threads,
-                                     graphs=a.graphs, show_progress=True)
+                                     graphs=a.graphs, show_progress=True, on_rows=PartialRows(a.out, "latency").add)
     return _emit(a.out, "latency", {"rows": rows, "skipped": skipped}, markdown(rows, skipped))
 
 
@@ -553,10 +606,10 @@ def _add_baselines(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_baselines(a: argparse.Namespace) -> int:
-    from fractions import Fraction
     from pathlib import Path
 
     from jscc_rt.baselines.report import merge_results, run_baselines, write_outputs
+    from jscc_rt.models.config import parse_ratio
 
     if a.from_json:
         print(write_outputs(merge_results([json.loads(Path(f).read_text()) for f in a.from_json]), a.out,
@@ -573,10 +626,14 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(a.threads)
-    res = run_baselines(a.data, chains=chains, channels=a.channel, snrs=a.snr, ratio=float(Fraction(a.ratio)),
+    from jscc_rt._partial import PartialRows
+
+    partial = PartialRows(a.out, "baselines")
+    res = run_baselines(a.data, chains=chains, channels=a.channel, snrs=a.snr, ratio=float(parse_ratio(a.ratio)),
                         max_images=a.max_images, seed=a.seed, thresholds=th, threshold_blocks=a.threshold_blocks,
-                        progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+                        progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True), on_rows=partial.add)
     print(write_outputs(res, a.out, a.jscc_results, a.jscc_curves))
+    partial.finish()
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jscc_rt._validate import JsccInputError, check_snr_db
+from jscc_rt._validate import JsccInputError, check_block_len, check_snr_db, check_denoiser_pairing
 from jscc_rt.channel import Channel, ChannelConfig
 from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
@@ -58,17 +58,20 @@ class Link:
         impl: str | None = None,
     ) -> None:
         """``decoder_snr_db``: SNR the decoder is conditioned on after diffusion denoising (None: the effective
-        channel SNR, as without denoising)."""
+        channel SNR, as without denoising). Bad arguments raise :class:`~jscc_rt.JsccInputError` naming the value."""
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
+            raise JsccInputError(f"model must be a JSCC model (jscc_rt.load_model(...)), got {type(model).__name__}")
+        if channel is not None and not isinstance(channel, (Channel, ChannelConfig)):
+            raise JsccInputError(f"channel must be a ChannelConfig or Channel, got {type(channel).__name__}; "
+                                 "e.g. ChannelConfig('rayleigh', block_len=64)")
         self.model = model
         self.channel = channel.config if isinstance(channel, Channel) else (channel or ChannelConfig())
         self.receiver = receiver
-        self.decoder_snr_db = decoder_snr_db
+        self.decoder_snr_db = (None if decoder_snr_db is None
+                               else float(check_snr_db(decoder_snr_db, 1, name="decoder_snr_db")[0]))
         self.impl = impl
-        if receiver is not None and receiver.model.config.latent_channels != model.config.latent_channels:
-            raise JsccInputError(
-                f"the denoiser works on {receiver.model.config.latent_channels}-channel latents but the JSCC model "
-                f"produces {model.config.latent_channels}; use the denoiser trained for this JSCC checkpoint"
-            )
+        if receiver is not None:
+            check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
 
     def __call__(
         self,
@@ -81,18 +84,22 @@ class Link:
         """Send ``images`` ``(B, 3, H, W)`` in [0, 1] at ``snr_db`` (scalar or ``(B,)``, dB)."""
         m = self.model
         check_image_batch(images, 1)
+        if images.shape[0] == 0 or images.shape[-2] == 0 or images.shape[-1] == 0:
+            raise JsccInputError(f"images must hold at least one image of at least 1x1 pixels, got shape "
+                                 f"{tuple(images.shape)}")
         snr = check_snr_db(snr_db, images.shape[0], device=images.device)
         x, hw = pad_to_multiple(images, m.stride)
         z, kl = m.encode_latent(x, snr, sample=sample_latent, generator=generator)
         cfg = self.channel
         flat = z.reshape(z.shape[0], -1)
         h = h_hat = None
+        block_len = check_block_len(cfg.block_len, flat.shape[1] // 2)  # a block longer than the frame is one block
         if cfg.kind == "rayleigh":
-            d = draw_rayleigh_blocks(z.shape[0], flat.shape[1] // 2, block_len=cfg.block_len,
+            d = draw_rayleigh_blocks(z.shape[0], flat.shape[1] // 2, block_len=block_len,
                                      csi_err_var=cfg.csi_err_var, generator=generator, device=z.device, dtype=z.dtype)
             h, h_hat = d.h, d.h_hat
         rx = self.receiver
-        res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=cfg.block_len,
+        res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=block_len,
                             csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl,
                             output="equalized" if rx is None else "diffusion")
         if rx is None:

@@ -137,7 +137,7 @@ class DigitalChain:
         payload = _to_bits(enc.data, nb * self.code.k).reshape(nb, self.code.k)
         coded = self.code.encode(payload)  # (nb, n)
         x = qam_map(coded.reshape(1, -1).round().long(), self.mcs.order)  # (1, nb*n/m, 2)
-        out = self.channel(x, snr_db, generator=generator)
+        out = self.channel(x, snr_db, generator=generator, per_sample_power=False)  # QAM: unit energy on average
         y, nv = out.unbiased()
         llr = qam_llr(y, nv, self.mcs.order).reshape(nb, self.code.n)
         parts = []

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
+from jscc_rt._progress import eta_text
 from jscc_rt.baselines.chain import MCS, CONCEALMENT_VALUE, DigitalChain, channel_uses, ideal_bits
 from jscc_rt.baselines.codecs import SourceCoder, decode
 from jscc_rt.baselines.mcs import cqi_mcs, mcs_thresholds, select_mcs
@@ -40,11 +42,13 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                   channels: Sequence[str] = ("awgn", "rayleigh"), snrs: Sequence[float] = (-5, 0, 5, 10, 15, 20),
                   ratio: float = 1 / 16, max_images: int | None = None, seed: int = 0,
                   thresholds: dict[str, dict[str, float]] | None = None, threshold_blocks: int = 100,
-                  progress: Callable[[str], None] | None = None) -> dict:
-    """Run every chain; returns ``{"meta", "thresholds", "rows"}`` (see the module docstring)."""
+                  progress: Callable[[str], None] | None = None,
+                  on_rows: Callable[[list[dict]], None] | None = None) -> dict:
+    """Run every chain; returns ``{"meta", "thresholds", "rows"}`` (see the module docstring). ``progress`` gets
+    one line per step (with the ETA per chain, channel and SNR); ``on_rows`` each row as soon as it is measured."""
     say = progress or (lambda s: None)
-    set_name, images = eval_images(data)
-    images = images[:max_images] if max_images else images
+    t0, done, total = time.time(), 0, len(chains) * len(channels) * len(snrs)
+    set_name, images = eval_images(data, max_images=max_images)
     imgs = [im for _, im in images]
     conceal = [_quality(im, torch.full_like(im, CONCEALMENT_VALUE)) for im in imgs]  # (PSNR, MS-SSIM) per image
     conceal_psnr = sum(q[0] for q in conceal) / len(imgs)
@@ -66,6 +70,8 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
         for kind in channels:
             cfg = ChannelConfig(kind)
             for snr in snrs:
+                say(f"[{eta_text(done, total, time.time() - t0)}] {codec}+{code} {kind} {snr:g} dB")
+                done += 1
                 chosen = select_mcs(mcs_list, thresholds[code], codec_psnr, conceal_psnr, snr, kind)
                 tried = []
                 m: MCS | None = chosen
@@ -82,6 +88,8 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                 best = max(tried, key=lambda r: r["psnr"])
                 rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
                              "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried]})
+                if on_rows:
+                    on_rows(rows[-1:])
     for codec in dict.fromkeys(c for c, _ in chains):
         for kind in channels:
             for snr in snrs:

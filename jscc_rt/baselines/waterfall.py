@@ -44,7 +44,7 @@ def simulate_bler(code: BlockCode, order: int, snr_db: float, blocks: int, *, ba
         u = torch.randint(0, 2, (b, code.k), generator=g)
         c = code.encode(u)
         x = qam_map(c.round().long().reshape(1, -1), order)
-        out = ch(x, snr_db, generator=g)
+        out = ch(x, snr_db, generator=g, per_sample_power=False)  # QAM: unit energy on average
         llr = qam_llr(out.y, out.noise_var, order).reshape(b, code.n)
         u_hat, ok = code.decode(llr)
         wrong = (u_hat != u.to(torch.uint8)).any(1)

@@ -22,14 +22,18 @@ import csv
 import json
 import os
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
+from jscc_rt._progress import eta_text
+from jscc_rt._validate import JsccInputError, check_int
 from jscc_rt.bench.timing import time_fn
 from jscc_rt.data import eval_images, pad_to_multiple
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import ms_ssim, psnr
@@ -106,9 +110,10 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                steps: Sequence[int] = (0, 1, 2, 4, 8, 16, 50), samplers: Sequence[str] = ("ddim", "consistency"),
                backends: Sequence[str] = BACKENDS, snrs: Sequence[float] = (0.0, 5.0, 10.0), iters: int = 20,
                max_images: int | None = None, device: str = "cpu", seed: int = 0,
-               decoder_snr_db: float | None = None, latency_snr: float | None = None,
+               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, latency_snr: float | None = None,
                extra_models: Sequence[str] = (), noma: str | None = None, noma_split: float = 0.8,
-               threads: int = 0, progress: Callable[[str], None] | None = None) -> dict:
+               threads: int = 0, progress: Callable[[str], None] | None = None,
+               on_rows: Callable[[list[dict]], None] | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
 
     ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
@@ -116,13 +121,15 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     every point. ``threads``: intra-op threads of every backend (0 = one per CPU). ``extra_models``: further JSCC checkpoints (e.g. ``unrolled-1_16``, ``deepjscc-1_16``) swept as
     decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column. ``noma``: a
     ``jscc-rt train-noma`` checkpoint whose two receivers (user 1, and user 2 with SIC) join as rows ``noma-user1`` /
-    ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only)."""
+    ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only). ``progress``
+    gets one line per step with the ETA; ``on_rows`` each receiver's points as soon as they are measured."""
     dev = torch.device(device)
     threads = threads or (os.cpu_count() or 1)
-    if iters < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
-    set_name, images = eval_images(data)
-    images = images[:max_images] if max_images else images
+    check_int(iters, "iters", minimum=1, fix="time each receiver at least once, e.g. --iters 20")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise JsccInputError(f"unknown backend(s) {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
+    set_name, images = eval_images(data, max_images=max_images)
     main_jscc = load_model(resolve_checkpoint(model)).to(dev)
     nets = {"ddim": load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").to(dev) if denoiser else None,
             "consistency": load_model(resolve_checkpoint(consistency), expect="DenoiserConfig").to(dev) if consistency else None}
@@ -138,7 +145,10 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     if latency_snr is not None and latency_snr not in snrs:
         raise ValueError(f"latency_snr {latency_snr} must be one of the swept SNRs {list(snrs)}")
     tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
+    say = progress or (lambda s: None)
+    t0, done, total = time.time(), 0, len(plans) * len(snrs)
     for sampler, n, which in plans:
+        first_point = len(points)
         jscc, enc = encoders[which]
         net = nets.get(sampler) if n else None
         sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
@@ -161,11 +171,11 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
         quality: dict[tuple[str, float], dict] = {}
         timed: dict[tuple[str, float], dict] = {}
         for snr in snrs:
-            if progress:
-                progress(f"quality {sampler} x {n} @ {snr:g} dB")
+            say(f"[{eta_text(done, total, time.time() - t0)}] quality {sampler} x {n} @ {snr:g} dB")
+            done += 1
             g = torch.Generator().manual_seed(seed)
-            qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0} for be in qual_backends}
-            for _, img in images:
+            qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0, "images": []} for be in qual_backends}
+            for name, img in images:
                 feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"sampler": sampler if n else None,
                                                                           "steps": n}, g)
                 x = img[None]
@@ -173,8 +183,12 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     out = runner_for(be).infer(feeds)["images"]  # type: ignore[attr-defined]
                     rec = out[..., : img.shape[-2], : img.shape[-1]].float().clamp(0, 1).cpu()
                     q = qs[be]
-                    q["psnr"] += float(psnr(x, rec)[0]) / len(images)
-                    q["ms_ssim"] += float(ms_ssim(x, rec)[0]) / len(images) if min(x.shape[-2:]) > 160 else float("nan")
+                    p_img = float(psnr(x, rec)[0])
+                    m_img = float(ms_ssim(x, rec)[0]) if min(x.shape[-2:]) > 160 else float("nan")
+                    q["images"].append({"image": name, "size": f"{img.shape[-2]}x{img.shape[-1]}", "psnr": p_img,
+                                        "ms_ssim": m_img})
+                    q["psnr"] += p_img / len(images)
+                    q["ms_ssim"] += m_img / len(images)
                     if lpips_ok:
                         try:
                             q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
@@ -189,8 +203,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             for be in backends:
                 if be in skipped:
                     continue
-                if progress:
-                    progress(f"latency {be} {sampler} x {n} @ {snr:g} dB")
+                say(f"latency {be} {sampler} x {n} @ {snr:g} dB")
                 if be == "torch-fused":
                     t = _fused_latency(jscc, net, sched, sampler, n, lat_img, snr, iters, dev, decoder_snr_db)
                     t.update(precision="fp32", threads=threads, device=str(dev))
@@ -208,8 +221,10 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 if t is None:
                     continue
                 q = quality[(be, snr)]
-                points.append(_point(be, sampler, n, snr, q["psnr"], q["ms_ssim"], q["lpips"] if lpips_ok else None, t,
-                                     snr if latency_snr is None else latency_snr))
+                points.append({**_point(be, sampler, n, snr, q["psnr"], q["ms_ssim"], q["lpips"] if lpips_ok else None,
+                                        t, snr if latency_snr is None else latency_snr), "images": q["images"]})
+        if on_rows:
+            on_rows(points[first_point:])
     if noma:
         points += _noma_points(noma, noma_split, [im for _, im in images], lat_img, snrs, backends, skipped, iters,
                                dev, tmp, latency_snr, progress)
@@ -298,7 +313,8 @@ def write_outputs(result: dict, out: str | Path) -> str:
     pts = result["points"]
     if pts:
         with (o / "pareto.csv").open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(pts[0]))
+            cols = list(dict.fromkeys(k for p in pts for k in p if k != "images"))  # per-image rows: JSON only
+            w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
             w.writeheader()
             w.writerows(pts)
     m = result["meta"]

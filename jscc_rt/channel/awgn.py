@@ -58,4 +58,6 @@ def awgn(
         raise JsccInputError("pass either noise= or generator=, not both")
     elif noise.shape != x.shape:
         raise JsccInputError(f"noise must have the symbols' shape {tuple(x.shape)}, got {tuple(noise.shape)}")
+    elif validate:
+        check_tensor(noise, "noise", ndim=3, last_dim=2)
     return x + std * noise.to(x.dtype), noise_var

@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from jscc_rt._validate import JsccInputError
+from jscc_rt._validate import JsccInputError, check_block_len, check_csi_err_var, check_equalizer
 from jscc_rt.channel.awgn import complex_normal
 from jscc_rt.channel.complex_ops import abs2, cmul, conj
 
@@ -39,13 +39,10 @@ class FadingDraw:
 
 
 def check_fading_args(block_len: int | None, csi_err_var: float, equalizer: str) -> None:
-    """Validate fading hyper-parameters, naming the bad value."""
-    if block_len is not None and (not isinstance(block_len, int) or block_len < 1):
-        raise JsccInputError(f"block_len must be None (one h per sample) or an int >= 1, got {block_len!r}")
-    if not 0.0 <= float(csi_err_var) < 1.0:
-        raise JsccInputError(f"csi_err_var must lie in [0, 1) (fraction of E|h|^2 = 1), got {csi_err_var!r}")
-    if equalizer not in ("zf", "mmse"):
-        raise JsccInputError(f"equalizer must be 'zf' or 'mmse', got {equalizer!r}")
+    """Validate fading hyper-parameters, naming the bad value (see :mod:`jscc_rt._validate`)."""
+    check_block_len(block_len)
+    check_csi_err_var(csi_err_var)
+    check_equalizer(equalizer)
 
 
 def draw_rayleigh(
@@ -61,7 +58,7 @@ def draw_rayleigh(
     """Draw Rayleigh coefficients for ``batch`` samples of ``k`` symbols, constant over blocks of ``block_len``."""
     blocks = draw_rayleigh_blocks(batch, k, block_len=block_len, csi_err_var=csi_err_var, generator=generator,
                                   device=device, dtype=dtype)
-    rep = k if block_len is None else block_len
+    rep = k if block_len is None else check_block_len(block_len, k)  # a block longer than the frame is one block
     expand = lambda t: t.repeat_interleave(rep, dim=1)[:, :k]  # noqa: E731
     return FadingDraw(h=expand(blocks.h), h_hat=expand(blocks.h_hat))
 
@@ -78,7 +75,8 @@ def draw_rayleigh_blocks(
 ) -> FadingDraw:
     """One coefficient pair per fading block: ``h``, ``h_hat`` ``(B, ceil(k / block_len), 2)`` (``(B, 1, 2)`` if None)."""
     check_fading_args(block_len, csi_err_var, "zf")
-    n_blocks = 1 if block_len is None else -(-k // block_len)
+    bl = check_block_len(block_len, k)
+    n_blocks = 1 if bl is None else -(-k // bl)
     h_hat = complex_normal((batch, n_blocks), generator=generator, device=device, dtype=dtype)
     h_hat = h_hat * (1.0 - csi_err_var) ** 0.5
     if csi_err_var > 0:

@@ -5,12 +5,13 @@ holding the equalized symbols and the per-symbol effective noise variance the di
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
 
-from jscc_rt._validate import JsccInputError, check_positive, check_snr_db, check_tensor
+from jscc_rt._validate import JsccInputError, check_positive, check_signal_power, check_snr_db, check_tensor
 from jscc_rt.channel.awgn import awgn
 from jscc_rt.channel.complex_ops import cmul
 from jscc_rt.channel.fading import Equalizer, check_fading_args, draw_rayleigh, equalize
@@ -96,15 +97,28 @@ class Channel:
         noise: torch.Tensor | None = None,
         h: torch.Tensor | None = None,
         h_hat: torch.Tensor | None = None,
+        per_sample_power: bool = True,
     ) -> ChannelOutput:
         """Send ``x`` ``(B, k, 2)`` (power-normalized to ``config.power``) at ``snr_db`` (scalar or ``(B,)`` dB).
 
         ``noise`` (standard normal ``(B, k, 2)``), ``h`` and ``h_hat`` (``(B, k, 2)``) may be passed explicitly
         for reproducible parity tests; otherwise they are drawn from ``generator``.
+
+        Raises :class:`~jscc_rt.JsccInputError` when a sample of ``x`` has zero power or an average power per complex
+        symbol off ``config.power`` by more than 1 % (3 % for float16/bfloat16 input): the reported SNR would not
+        be the applied one. Non-finite ``x``, ``noise``, ``h`` or ``h_hat`` are rejected too.
+
+        ``per_sample_power=False`` is for symbols whose power equals ``config.power`` in expectation rather than per
+        sample, e.g. a unit-energy QAM constellation (a 64-QAM frame of 100 symbols has an empirical power a few
+        percent off 1): then only zero-power samples are rejected.
         """
         cfg = self.config
         check_tensor(x, "symbols", ndim=3, last_dim=2)
         snr = check_snr_db(snr_db, x.shape[0], device=x.device)
+        check_signal_power(x, cfg.power, rtol=None if per_sample_power else math.inf)
+        for name, t in (("noise", noise), ("h", h), ("h_hat", h_hat)):
+            if t is not None:
+                check_tensor(t, name, last_dim=2)
         if cfg.kind == "awgn":
             if h is not None or h_hat is not None:
                 raise JsccInputError("h/h_hat given for an AWGN channel; use ChannelConfig(kind='rayleigh')")

@@ -21,15 +21,19 @@ def power_normalize(s: torch.Tensor, power: float = 1.0, *, validate: bool = Tru
         check_tensor(s, "symbols", ndim=3, last_dim=2)
         check_positive(power, "power")
     acc = torch.promote_types(s.dtype, torch.float32)
-    energy = s.to(acc).square().sum(dim=(1, 2), keepdim=True)  # (B,1,1): sum |s|^2
-    if validate and bool((energy == 0).any()):
-        idx = torch.nonzero(energy.flatten() == 0).flatten().tolist()
+    x = s.to(acc)
+    # Scale-safe norm: divide by each sample's max |value| first, so squaring neither overflows (|s| ~ 1e30) nor
+    # underflows (|s| ~ 1e-30). The result does not depend on the divisor, hence detach (exact gradient, cheaper).
+    peak = x.detach().abs().amax(dim=(1, 2), keepdim=True)  # (B,1,1)
+    if validate and bool((peak == 0).any()):
+        idx = torch.nonzero(peak.flatten() == 0).flatten().tolist()
         raise JsccInputError(
             f"samples {idx} have zero power and cannot be normalized; the encoder produced an all-zero latent"
         )
+    u = x / peak
+    energy = u.square().sum(dim=(1, 2), keepdim=True)  # (B,1,1): sum |s/peak|^2, in [1, 2k]
     k = s.shape[1]
-    scale = torch.sqrt(power * k / energy)
-    return (s.to(acc) * scale).to(s.dtype)
+    return (u * torch.sqrt(power * k / energy)).to(s.dtype)
 
 
 def average_power(s: torch.Tensor) -> torch.Tensor:

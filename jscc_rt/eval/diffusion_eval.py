@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import time
-import warnings
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from jscc_rt._progress import progress
+from jscc_rt._validate import check_denoiser_pairing, check_snr_db, check_steps
 from jscc_rt.channel import ChannelConfig
-from jscc_rt.data import eval_images
+from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, min_image_side
+from jscc_rt.eval.evaluate import metric, snr_dir
 from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
-from jscc_rt.eval.metrics import ms_ssim, psnr
+from jscc_rt.eval.metrics import psnr
+from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.pipeline import Link
@@ -20,68 +24,105 @@ from jscc_rt.pipeline import Link
 
 def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, channel: str = "awgn",
                block_len: int | None = None, csi_err_var: float = 0.0, equalizer: str = "zf", start: str = "matched",
-               decoder_snr_db: float | None = None) -> Link:
-    """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone."""
+               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB) -> Link:
+    """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone.
+
+    A denoiser whose latent channels differ from the JSCC model's raises :class:`~jscc_rt.JsccInputError`; one
+    trained on another JSCC checkpoint with the same latent shape warns, naming both sha256."""
+    steps = check_steps(steps)
     jpath = resolve_checkpoint(model)
     jscc = load_model(jpath)
     ch = ChannelConfig(kind=channel, block_len=block_len, csi_err_var=csi_err_var, equalizer=equalizer)  # type: ignore[arg-type]
     if denoiser is None or steps == 0:
         return Link(jscc, ch)
-    den = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig")
+    dpath = resolve_checkpoint(denoiser)
+    den = load_model(dpath, expect="DenoiserConfig")
     from jscc_rt.diffusion import NoiseSchedule
-    from jscc_rt.models.checkpoint import file_sha256
 
-    if den.meta.get("jscc_sha256") not in (None, file_sha256(jpath)):  # type: ignore[attr-defined]
-        warnings.warn(f"denoiser {denoiser} was trained on the latents of another JSCC checkpoint than {model}; "
-                      "expect poor denoising", stacklevel=2)
+    check_denoiser_pairing(jscc, jpath, den, dpath)
     sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
     rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start))  # type: ignore[arg-type]
     return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db)
 
 
+def link_images(link: Link, data: str | None, *, max_images: int | None = None,
+                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[str, list[tuple[str, torch.Tensor]]]:
+    """The evaluation set for ``link`` (:func:`~jscc_rt.data.eval_images`), every image checked against the
+    model's minimum size before any runs."""
+    return eval_images(data, max_images=max_images, max_pixels=max_pixels, min_side=min_image_side(link.model.stride))
+
+
 def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int = 0, max_images: int | None = None,
-              with_lpips: bool = False, show_progress: bool = False) -> list[dict]:
-    """Mean PSNR, MS-SSIM (and LPIPS if available and asked for) and latency per SNR over the eval images."""
-    set_name, images = eval_images(data)
-    images = images[:max_images] if max_images else images
+              with_lpips: bool = False, show_progress: bool = False,
+              images: tuple[str, list[tuple[str, torch.Tensor]]] | None = None,
+              max_pixels: int | None = DEFAULT_MAX_PIXELS, recon: ReconSaver | None = None,
+              recon_group: str = "", desc: str = "eval") -> list[dict]:
+    """Mean PSNR, MS-SSIM (and LPIPS if available and asked for) and latency per SNR over the eval images, each row
+    with the per-image values (``"images"``: name, size HxW, PSNR, MS-SSIM, LPIPS). ``images``: a preloaded
+    ``(set_name, [(name, image)])`` (else loaded from ``data``). MS-SSIM is None for images of at most 160 pixels
+    per side and left out of the mean."""
+    check_snr_db(list(snrs), len(snrs), name="snr_db")
+    set_name, imgs = images if images is not None else link_images(link, data, max_images=max_images,
+                                                                   max_pixels=max_pixels)
+    imgs = imgs[:max_images] if max_images else imgs
     rows = []
     g = torch.Generator().manual_seed(seed)
     for snr in snrs:
-        p, m, lp, lat = [], [], [], []
-        for _, img in progress(images, total=len(images), desc=f"{snr:g} dB", disable=not show_progress):
+        per, lat = [], []
+        for name, img in progress(imgs, total=len(imgs), desc=f"{desc} {snr:g} dB", disable=not show_progress):
             x = img[None]
             t0 = time.perf_counter()
             with torch.no_grad():
                 rec = link(x, float(snr), generator=g).images.clamp(0, 1)
             lat.append((time.perf_counter() - t0) * 1e3)
-            p.append(float(psnr(x, rec)[0]))
-            m.append(float(ms_ssim(x, rec)[0]) if min(x.shape[-2:]) > 160 else float("nan"))
+            r = {"image": name, "size": f"{x.shape[-2]}x{x.shape[-1]}", "psnr": float(psnr(x, rec)[0]),
+                 "ms_ssim": metric("ms_ssim", x, rec), "lpips": None}
             if with_lpips:
                 try:
-                    lp.append(float(lpips_distance(x, rec)[0]))
+                    r["lpips"] = float(lpips_distance(x, rec)[0])
                 except MetricUnavailable:
                     with_lpips = False
-        n = len(images)
-        rows.append({"snr_db": float(snr), "psnr": sum(p) / n, "ms_ssim": sum(m) / n,
-                     "lpips": (sum(lp) / n) if lp else None, "latency_ms": sorted(lat)[n // 2], "n": n,
-                     "eval_set": set_name})
+            per.append(r)
+            if recon is not None:
+                recon.add(name, img, rec, r["psnr"])
+        if recon is not None:
+            recon.flush(f"{recon_group}/{snr_dir(float(snr))}" if recon_group else snr_dir(float(snr)))
+        n = len(imgs)
+        mean = lambda k: (lambda v: sum(v) / len(v) if v else None)([p[k] for p in per if p[k] is not None])  # noqa: E731
+        rows.append({"snr_db": float(snr), "psnr": mean("psnr"), "ms_ssim": mean("ms_ssim"),
+                     "lpips": mean("lpips") if with_lpips else None, "latency_ms": sorted(lat)[n // 2], "n": n,
+                     "eval_set": set_name, "images": per})
     return rows
 
 
 def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None, *, data: str | None,
                        snrs: Sequence[float], ddim_steps: Sequence[int], cm_steps: Sequence[int],
                        noise_start_steps: Sequence[int], channel: str = "awgn", max_images: int | None = None,
-                       seed: int = 0, decoder_snr_db: float | None = None, show_progress: bool = True) -> list[dict]:
-    """Rows ``{"receiver", "steps", "start", "snr_db", "psnr", "ms_ssim", "lpips", "latency_ms", ...}``."""
+                       seed: int = 0, decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB,
+                       show_progress: bool = True,
+                       max_pixels: int | None = DEFAULT_MAX_PIXELS, save_recon: int = 0,
+                       out: str | None = None) -> list[dict]:
+    """Rows ``{"receiver", "steps", "start", "snr_db", "psnr", "ms_ssim", "lpips", "latency_ms", "images", ...}``.
+
+    Every argument, checkpoint pairing and image is checked before the first image runs; ``save_recon`` N writes
+    the N worst / best reconstructions per receiver and SNR to ``out/recon/<receiver>-<steps>-<start>/``."""
+    check_snr_db(list(snrs), len(snrs), name="snr_db")
+    for n in (*ddim_steps, *cm_steps, *noise_start_steps):
+        check_steps(n)
+    n_recon = check_save_recon(save_recon, out)
     plans: list[tuple[str, str | None, str, int, str]] = [("decoder", None, "ddim", 0, "matched")]
     plans += [("ddim", denoiser, "ddim", n, "matched") for n in ddim_steps if denoiser]
     plans += [("consistency", consistency, "consistency", n, "matched") for n in cm_steps if consistency]
     plans += [("ddim-from-noise", denoiser, "ddim", n, "noise") for n in noise_start_steps if denoiser]
+    links = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db)
+             for _, ck, sampler, steps, start in plans]
+    images = link_images(links[0], data, max_images=max_images, max_pixels=max_pixels)
+    saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     rows = []
-    for name, ck, sampler, steps, start in plans:
-        link = build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db)
-        for r in eval_link(link, data, snrs, seed=seed, max_images=max_images, with_lpips=True,
-                           show_progress=show_progress):
+    for (name, _, _, steps, start), link in zip(plans, links):
+        for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
+                           recon=saver, recon_group=f"{name}-{steps}-{start}",
+                           desc=f"eval-diffusion {name} x{steps}"):
             rows.append({"receiver": name, "steps": steps, "start": start, "channel": channel, **r})
     return rows
 
@@ -89,8 +130,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
 def diffusion_markdown(rows: Sequence[dict]) -> str:
     lines = ["| receiver | steps | start | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms/img |",
              "|---|---:|---|---:|---:|---:|---:|---:|"]
+    f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in rows:
-        lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.4f}"
-        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r['snr_db']:g} | {r['psnr']:.2f} | "
-                     f"{r['ms_ssim']:.4f} | {lp} | {r['latency_ms']:.0f} |")
+        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | "
+                     f"{f(r['ms_ssim'], 4)} | {f(r['lpips'], 4)} | {r['latency_ms']:.0f} |")
     return "\n".join(lines)

@@ -1,17 +1,35 @@
 """Link-level evaluation of a trained JSCC model over images, SNRs and channels."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from jscc_rt._progress import progress
+from jscc_rt._validate import JsccInputError, check_int, check_snr_db
 from jscc_rt.channel import ChannelConfig
-from jscc_rt.eval.metrics import ms_ssim, psnr, ssim
+from jscc_rt.eval.metrics import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
+from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.models.jscc import JSCCModel
 from jscc_rt.pipeline import Link
 
-METRICS = {"psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim}
+METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"psnr": psnr, "ssim": ssim,
+                                                                            "ms_ssim": ms_ssim}
+#: MS-SSIM (5 scales, 11-pixel window) is defined for images larger than this many pixels per side.
+MS_SSIM_MIN_SIDE = 10 * 2 ** (len(MS_SSIM_WEIGHTS) - 1)
+
+
+def metric(name: str, x: torch.Tensor, rec: torch.Tensor) -> float | None:
+    """One metric of one image pair ``(1, 3, H, W)``; ``None`` for MS-SSIM on images too small for its 5 scales
+    (at most :data:`MS_SSIM_MIN_SIDE` pixels per side)."""
+    if name == "ms_ssim" and min(x.shape[-2:]) <= MS_SSIM_MIN_SIDE:
+        return None
+    return float(METRICS[name](x, rec)[0])
+
+
+def snr_dir(snr: float) -> str:
+    """Folder name for an SNR: ``snr+10dB``, ``snr-5dB``, ``snr+2.5dB``."""
+    return f"snr{snr:+g}dB"
 
 
 def evaluate(
@@ -24,40 +42,85 @@ def evaluate(
     draws: int = 1,
     metrics: Sequence[str] = ("psnr", "ssim", "ms_ssim"),
     show_progress: bool = False,
+    recon: ReconSaver | None = None,
+    recon_group: str = "",
+    desc: str = "eval",
 ) -> list[dict]:
-    """One row per (image, SNR, channel draw): ``{"image", "snr_db", "draw", <metric>: float}``.
+    """One row per (image, SNR, channel draw): ``{"image", "height", "width", "snr_db", "draw", <metric>}``
+    (``ms_ssim`` is None for images of at most 160 pixels per side).
 
     Images are evaluated one at a time at full size (padded to the model stride, cropped back). Noise and fading
-    come from a generator seeded with ``seed``, so results are reproducible.
+    come from a generator seeded with ``seed``, so results are reproducible. With ``recon``, the first draw's
+    reconstruction of every image is collected and, after each SNR, the worst/best by mean PSNR over the draws are
+    written under ``recon_group/snr<SNR>dB``.
     """
     for m in metrics:
         if m not in METRICS:
-            raise ValueError(f"unknown metric {m!r}; choose from {', '.join(METRICS)}")
+            raise JsccInputError(f"unknown metric {m!r}; choose from {', '.join(METRICS)}")
+    draws = check_int(draws, "draws", minimum=1, fix="pass the number of channel draws per image, e.g. 1")
+    check_snr_db(list(snrs_db), len(snrs_db), name="snr_db")
+    if not images:
+        raise JsccInputError("no images to evaluate")
     link = Link(model, channel)
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     rows: list[dict] = []
-    jobs = [(s, n, img) for s in snrs_db for n, img in images]
+    jobs = [(float(s), i, n, img) for s in snrs_db for i, (n, img) in enumerate(images)]
     model.eval()
     with torch.no_grad():
-        for snr, name, img in progress(jobs, total=len(jobs), desc="eval", disable=not show_progress):
+        for snr, i, name, img in progress(jobs, total=len(jobs), desc=desc, disable=not show_progress):
             x = img.unsqueeze(0).to(device)
+            ps: list[float] = []
             for d in range(draws):
-                rec = link(x, float(snr), generator=g).images
-                row = {"image": name, "snr_db": float(snr), "draw": d}
+                rec = link(x, snr, generator=g).images
+                row = {"image": name, "height": int(x.shape[-2]), "width": int(x.shape[-1]), "snr_db": snr, "draw": d}
                 for m in metrics:
-                    row[m] = float(METRICS[m](x, rec)[0])
+                    row[m] = metric(m, x, rec)
+                ps.append(row["psnr"] if "psnr" in row else float(psnr(x, rec)[0]))
+                if d == 0 and recon is not None:
+                    recon.add(name, img, rec, 0.0)
                 rows.append(row)
+            if recon is not None:
+                recon.rescore(sum(ps) / len(ps))  # rank by the mean PSNR over the draws
+                if i == len(images) - 1:
+                    recon.flush(f"{recon_group}/{snr_dir(snr)}" if recon_group else snr_dir(snr))
     return rows
 
 
+def _mean(vals: Sequence[float | None]) -> float | None:
+    ok = [v for v in vals if v is not None]
+    return sum(ok) / len(ok) if ok else None
+
+
 def summarize(rows: Sequence[dict], metrics: Sequence[str] = ("psnr", "ssim", "ms_ssim")) -> list[dict]:
-    """Mean of each metric per SNR: ``[{"snr_db", "n", <metric>}]`` sorted by SNR."""
+    """Mean of each metric per SNR: ``[{"snr_db", "n", <metric>}]`` sorted by SNR (None values, e.g. MS-SSIM on
+    small images, are left out of the mean; ``n_<metric>`` counts the rows that have it when some do not)."""
     by: dict[float, list[dict]] = {}
     for r in rows:
         by.setdefault(r["snr_db"], []).append(r)
     out = []
     for snr in sorted(by):
         rs = by[snr]
-        out.append({"snr_db": snr, "n": len(rs), **{m: sum(r[m] for r in rs) / len(rs) for m in metrics if m in rs[0]}})
+        s: dict = {"snr_db": snr, "n": len(rs)}
+        for m in metrics:
+            if m in rs[0]:
+                vals = [r[m] for r in rs]
+                s[m] = _mean(vals)
+                if any(v is None for v in vals):
+                    s[f"n_{m}"] = sum(v is not None for v in vals)
+        out.append(s)
+    return out
+
+
+def per_image(rows: Sequence[dict], metrics: Sequence[str] = ("psnr", "ssim", "ms_ssim")) -> list[dict]:
+    """One row per (image, SNR), metrics averaged over the channel draws: ``{"image", "size" ("HxW"), "snr_db",
+    "draws", <metric>}``, in evaluation order."""
+    groups: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["image"], r["snr_db"]), []).append(r)
+    out = []
+    for (name, snr), rs in groups.items():
+        row = {"image": name, "size": f"{rs[0]['height']}x{rs[0]['width']}", "snr_db": snr, "draws": len(rs)}
+        row.update({m: _mean([r[m] for r in rs]) for m in metrics if m in rs[0]})
+        out.append(row)
     return out

@@ -10,9 +10,11 @@ from typing import Sequence
 
 import torch
 
+from jscc_rt._validate import check_int, check_snr_db
 from jscc_rt.channel import ChannelConfig
-from jscc_rt.data import eval_images
-from jscc_rt.eval.evaluate import evaluate, summarize
+from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, list_images, min_image_side, resolve_data_dir
+from jscc_rt.eval.evaluate import evaluate, per_image, summarize
+from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
 
@@ -30,9 +32,10 @@ def git_commit() -> str:
 def markdown_table(results: list[dict]) -> str:
     """Rows ``{"model", "channel", "snr_db", psnr, ssim, ms_ssim}`` -> a markdown table."""
     lines = ["| model | channel | SNR (dB) | PSNR (dB) | SSIM | MS-SSIM |", "|---|---|---:|---:|---:|---:|"]
+    f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in results:
-        lines.append(f"| {r['model']} | {r['channel']} | {r['snr_db']:g} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-                     f"{r['ms_ssim']:.4f} |")
+        lines.append(f"| {r['model']} | {r['channel']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | {f(r['ssim'], 4)} | "
+                     f"{f(r.get('ms_ssim'), 4)} |")
     return "\n".join(lines)
 
 
@@ -58,29 +61,58 @@ def run_eval(
     seed: int = 0,
     out: str | None = None,
     show_progress: bool = True,
+    max_images: int | None = None,
+    save_recon: int = 0,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> str:
-    """Evaluate each checkpoint on each channel; returns the markdown table (and writes files into ``out``)."""
-    set_name, images = eval_images(data)
+    """Evaluate each checkpoint on each channel; returns the markdown table (and writes files into ``out``).
+
+    ``data``: any image folder (the set is named after it; ``"kodak"`` when it holds exactly ``kodim01..24``) or a
+    data root holding ``kodak/``; None: ``$JSCC_DATA``, else the embedded samples. ``max_images`` keeps the first N
+    images. Every argument and every image (readable, at least :func:`~jscc_rt.data.min_image_side` pixels per side,
+    at most ``max_pixels`` pixels) is checked before the first image runs. ``out/results.json`` holds the per-SNR
+    means (``results``) and one row per image, SNR, model and channel (``per_image``: name, size HxW, PSNR, SSIM,
+    MS-SSIM); ``save_recon`` N writes the N worst and N best reconstructions by PSNR (first channel draw) and
+    original | reconstruction strips to ``out/recon/<model>/<channel>/snr<SNR>dB/``.
+    """
+    check_snr_db(list(snrs), len(snrs), name="snr_db")
+    if draws is not None:
+        check_int(draws, "draws", minimum=1, fix="pass the number of channel draws per image, e.g. 4")
+    n_recon = check_save_recon(save_recon, out)
+    cfgs = {ch: ChannelConfig(kind=ch, equalizer=equalizer) for ch in channels}  # type: ignore[arg-type]
+    folder = resolve_data_dir(data, "kodak")
+    if folder is not None:
+        list_images(folder)  # a missing or empty folder is reported before the checkpoints are looked at
+    paths = [resolve_checkpoint(ck) for ck in checkpoints]
+    models = [load_model(p) for p in paths]
+    min_side = max(min_image_side(m.stride) for m in models)  # type: ignore[attr-defined]
+    set_name, images = eval_images(data, max_images=max_images, max_pixels=max_pixels, min_side=min_side)
     results: list[dict] = []
-    for ck in checkpoints:
-        path = resolve_checkpoint(ck)
-        model = load_model(path)
+    rows_per_image: list[dict] = []
+    saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
+    for path, model in zip(paths, models):
         name = path.stem
-        for ch in channels:
-            cfg = ChannelConfig(kind=ch, equalizer=equalizer)  # type: ignore[arg-type]
+        for ch, cfg in cfgs.items():
             n_draws = draws if draws is not None else (1 if ch == "awgn" else 4)
-            rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=METRICS,
-                            show_progress=show_progress)
+            rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=METRICS,  # type: ignore[arg-type]
+                            show_progress=show_progress, recon=saver, recon_group=f"{name}/{ch}",
+                            desc=f"eval {name} {ch}")
             for s in summarize(rows, METRICS):
                 results.append({"model": name, "channel": ch, "draws": n_draws, **s})
+            rows_per_image += [{"model": name, "channel": ch, **r} for r in per_image(rows, METRICS)]
     table = markdown_table(results)
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
         meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "torch": str(torch.__version__), "machine": platform.machine(), "eval_set": set_name,
-                "n_images": len(images), "equalizer": equalizer, "seed": seed, "checkpoints": list(checkpoints)}
-        (o / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+                "n_images": len(images), "images": [{"image": n, "size": f"{im.shape[-2]}x{im.shape[-1]}"}
+                                                    for n, im in images],
+                "equalizer": equalizer, "seed": seed, "checkpoints": list(checkpoints),
+                "save_recon": n_recon, "recon_from": "first channel draw" if n_recon else None,
+                "recon": saver.written if saver is not None else []}
+        (o / "results.json").write_text(json.dumps({"meta": meta, "results": results, "per_image": rows_per_image},
+                                                   indent=2) + "\n")
         (o / "table.md").write_text(f"Eval set: {set_name} ({len(images)} images)\n\n{table}\n")
         plot_psnr_vs_snr(results, o / "psnr_vs_snr.png", f"PSNR vs SNR on {set_name} ({len(images)} images)")
     return f"eval set: {set_name} ({len(images)} images)\n{table}"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
+from jscc_rt._progress import progress
 from jscc_rt.channel import snr_db_to_noise_var
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.eval.metrics import psnr
@@ -33,14 +34,15 @@ def receiver_feeds(encoder_runner, img: torch.Tensor, snr_db: float, stride: int
 
 
 def check_parity(onnx_dir: str | Path, *, data: str | None = None, snrs: Sequence[float] = (0.0, 10.0),
-                 max_images: int | None = 4, seed: int = 0) -> list[dict]:
-    """Rows ``{"graph", "backend", "snr_db", "max_abs_err", "psnr_torch", "psnr_backend", "psnr_delta_db"}``."""
+                 max_images: int | None = 4, seed: int = 0, show_progress: bool = False,
+                 on_rows: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Rows ``{"graph", "backend", "snr_db", "max_abs_err", "psnr_torch", "psnr_backend", "psnr_delta_db"}``;
+    ``on_rows`` gets each row as soon as it is measured."""
     from jscc_rt.export.graphs import EncoderGraph
     from jscc_rt.runtime.receiver import graph_from_sidecar
 
     d = Path(onnx_dir)
-    _, images = eval_images(data)
-    images = images[:max_images] if max_images else images
+    _, images = eval_images(data, max_images=max_images)
     rows = []
     enc_side = json.loads((d / "encoder.json").read_text())
     from jscc_rt.models import load_model
@@ -48,7 +50,8 @@ def check_parity(onnx_dir: str | Path, *, data: str | None = None, snrs: Sequenc
     jscc = load_model(enc_side["jscc_checkpoint"])
     enc = TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"])
     enc.load()
-    for onnx_path in [p for p in sorted(d.glob("receiver_*.onnx")) if p == variant_path(p, "fp32")]:
+    graphs = [p for p in sorted(d.glob("receiver_*.onnx")) if p == variant_path(p, "fp32")]
+    for onnx_path in progress(graphs, desc="export check: parity", disable=not show_progress):
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
         graph = graph_from_sidecar(meta)
         ref = TorchRunner(graph, meta["inputs"])
@@ -81,5 +84,7 @@ def check_parity(onnx_dir: str | Path, *, data: str | None = None, snrs: Sequenc
                     rows.append({"graph": onnx_path.stem, "backend": be.name, "snr_db": snr, "max_abs_err": max(errs),
                                  "psnr_torch": sum(p_ref) / n, "psnr_backend": sum(p_be) / n,
                                  "psnr_delta_db": abs(sum(p_ref) - sum(p_be)) / n})
+                    if on_rows:
+                        on_rows(rows[-1:])
                 be.close()
     return rows

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
+from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.eval.metrics import psnr
@@ -51,11 +52,12 @@ def variant_runner(fp32_path: Path, variant: str, threads: int = 0) -> Runner:
 def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, data: str | None = None,
                    snrs: Sequence[float] = (0.0, 10.0), max_images: int | None = 4,
                    tolerance_db: float = DEFAULT_TOLERANCE_DB, seed: int = 0, graphs: Sequence[str] | None = None,
-                   skip_missing: bool = True) -> list[dict]:
+                   skip_missing: bool = True, show_progress: bool = False,
+                   on_rows: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Gate rows ``{graph, variant, backend, snr_db, images, psnr_fp32, psnr_variant, psnr_delta_db, max_abs_err,
     tolerance_db, passed}`` for each receiver graph of ``onnx_dir`` and each variant. A variant whose file is
     absent is skipped when ``skip_missing`` (else an error); ``ov-bf16`` is skipped where OpenVINO or bf16 is
-    missing only when ``skip_missing``."""
+    missing only when ``skip_missing``. ``on_rows`` gets each row as soon as it is measured."""
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise JsccInputError(f"unknown precision variant(s) {bad}; choose from {', '.join(VARIANTS)}")
@@ -66,12 +68,11 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
     if not enc_json.is_file():
         raise JsccInputError(f"{enc_json} not found; run `jscc-rt export onnx --out {d}` first")
     jscc = load_model(json.loads(enc_json.read_text())["jscc_checkpoint"])
-    set_name, images = eval_images(data)
-    images = images[:max_images] if max_images else images
+    set_name, images = eval_images(data, max_images=max_images)
     rows: list[dict] = []
     fp32_graphs = [p for p in sorted(d.glob("receiver_*.onnx")) if p == variant_path(p, "fp32")]
     with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
-        for path in fp32_graphs:
+        for path in progress(fp32_graphs, desc="export check: precision gate", disable=not show_progress):
             if graphs and path.stem not in graphs:
                 continue
             meta = json.loads(path.with_suffix(".json").read_text())
@@ -101,6 +102,8 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
                                      "images": f"{set_name} x{len(images)}", "psnr_fp32": m32, "psnr_variant": mv,
                                      "psnr_delta_db": m32 - mv, "max_abs_err": err, "tolerance_db": tolerance_db,
                                      "passed": m32 - mv <= tolerance_db})
+                        if on_rows:
+                            on_rows(rows[-1:])
     return rows
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from jscc_rt._progress import progress
+from jscc_rt._validate import JsccInputError
 from jscc_rt.bench.timing import time_fn
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
@@ -22,32 +23,39 @@ from jscc_rt.export.graphs import EncoderGraph
 from jscc_rt.export.precision import variant_path
 from jscc_rt.models import load_model
 from jscc_rt.runtime.backends import BACKENDS, check_backends, make_runner, unavailable_reason
+from jscc_rt.runtime.base import RunnerUnavailable
 from jscc_rt.runtime.receiver import graph_from_sidecar
 from jscc_rt.runtime.runners import TorchRunner
 
 
 def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: Sequence[str] | None = None,
                      backends: Sequence[str] | None = None, iters: int = 20, threads: int = 0,
-                     snr_db: float = 5.0, show_progress: bool = False) -> tuple[list[dict], list[dict]]:
+                     snr_db: float = 5.0, show_progress: bool = False,
+                     on_rows: Callable[[list[dict]], None] | None = None) -> tuple[list[dict], list[dict]]:
     """``(rows, skipped)``. Rows: ``{graph, steps, sampler, backend, precision, threads, device, image,
     latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss);
-    skipped: ``{backend, reason}``. ``threads``: per backend (0 = one per CPU)."""
+    skipped: ``{backend, reason}``. ``threads``: per backend (0 = one per CPU). ``on_rows`` gets each row as soon
+    as it is measured."""
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
     names = check_backends(backends or BACKENDS)
     d = Path(onnx_dir)
     if not (d / "encoder.json").is_file():
         raise FileNotFoundError(f"{d}/encoder.json not found; run `jscc-rt export onnx --out {d}` first")
+    if backends:  # asked for by name: one that cannot run here is an error, not a silent skip
+        for b in names:
+            if (r := unavailable_reason(b)) is not None:
+                raise RunnerUnavailable(f"backend {b!r} cannot run here: {r}; leave it out of --backends")
     skipped = [{"backend": b, "reason": r} for b in names if (r := unavailable_reason(b))]
     names = [b for b in names if not unavailable_reason(b)]
-    _, images = eval_images(data)
+    _, images = eval_images(data, max_images=1)
     img = images[0][1]
     jscc = load_model(json.loads((d / "encoder.json").read_text())["jscc_checkpoint"])
     paths = [p for p in sorted(d.glob("receiver_*.onnx"))
              if p == variant_path(p, "fp32") and (not graphs or p.stem in graphs)]
     rows: list[dict] = []
     with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
-        for p in progress(paths, desc="latency", disable=not show_progress):
+        for p in progress(paths, desc="export latency", disable=not show_progress):
             meta = json.loads(p.with_suffix(".json").read_text())
             feeds = receiver_feeds(enc, img, snr_db, jscc.stride, meta, torch.Generator().manual_seed(0))
             ref_psnr = None
@@ -56,7 +64,7 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                     runner = make_runner(b, onnx_path=p, module=graph_from_sidecar(meta), input_names=meta["inputs"],
                                          threads=threads)
                     runner.load()
-                except Exception as e:  # a variant file missing for this graph: say so, time the rest
+                except (RunnerUnavailable, JsccInputError, FileNotFoundError) as e:  # e.g. no int8 variant of this graph
                     skipped.append({"backend": b, "graph": p.stem, "reason": str(e)})
                     continue
                 with runner:
@@ -69,6 +77,8 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                              "threads": getattr(runner, "threads", threads), "device": getattr(runner, "device", ""),
                              "image": tuple(img.shape[-2:]), **t, "psnr_db": q,
                              "psnr_delta_db": None if ref_psnr is None else ref_psnr - q})
+                if on_rows:
+                    on_rows(rows[-1:])
     return rows, skipped
 
 

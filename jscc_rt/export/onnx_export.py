@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from jscc_rt._validate import JsccInputError, check_denoiser_pairing, check_steps
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.export.precision import (LOW_PRECISION_OPS, VARIANT_OPSET, check_precision, low_precision_nodes,
                                       to_low_precision, variant_path)
@@ -73,13 +75,24 @@ def export_graph(module: torch.nn.Module, example: tuple[torch.Tensor, ...], pat
 
 def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple[int, ...] = (1, 2, 4),
                consistency: str | None = None, example_hw: tuple[int, int] = (64, 96),
-               decoder_snr_db: float | None = None) -> list[Path]:
+               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB) -> list[Path]:
     """Export the encoder and decoder of ``jscc``; with ``denoiser``, the denoiser and a DDIM receiver per step
     budget; with ``consistency``, a consistency receiver per step budget. ``decoder_snr_db``: the decoder's
     conditioning after denoising (None: effective channel SNR). Returns the written ONNX paths."""
     out = Path(out)
     jpath = resolve_checkpoint(jscc)
     model = load_model(jpath)
+    nets = {}  # every input is checked before anything is written
+    for kind, ck in (("ddim", denoiser), ("consistency", consistency)):
+        if ck is None:
+            continue
+        dpath = resolve_checkpoint(ck)
+        nets[kind] = den = load_model(dpath, expect="DenoiserConfig")
+        check_denoiser_pairing(model, jpath, den, dpath)
+        for n in steps:
+            if check_steps(n, max_steps=NoiseSchedule(**den.meta["schedule"]).num_steps) == 0:  # type: ignore[attr-defined]
+                raise JsccInputError("step budget 0 is the decoder alone (receiver_decoder.onnx, always written); "
+                                     "pass --steps of 1 or more")
     s = model.stride
     h, w = example_hw
     img = torch.rand(1, 3, h, w)
@@ -100,7 +113,7 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
         if ck is None:
             continue
         dpath = resolve_checkpoint(ck)
-        den = load_model(dpath, expect="DenoiserConfig")
+        den = nets[kind]
         sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
         dmeta = {**base, "denoiser_checkpoint": str(dpath), "denoiser_sha256": file_sha256(dpath),
                  "denoiser_config": den.config.to_dict(), "schedule": sched.to_dict()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,28 @@ def load_state_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], s
     model.load_state_dict(state)
 
 
+def _warn_if_sidecar_disagrees(path: Path, payload: dict[str, Any]) -> None:
+    """Warn when ``path.with_suffix('.json')`` holds a ``kind``/``config`` different from the checkpoint's; a
+    missing or unreadable sidecar is ignored (see :func:`load_model`)."""
+    try:
+        side = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(side, dict):
+        return
+    ours = json.loads(json.dumps({"kind": payload.get("kind"), "config": payload["config"]}, default=str))
+    diff = [] if side.get("kind", ours["kind"]) == ours["kind"] else [f"kind: sidecar {side.get('kind')!r} vs .pt {ours['kind']!r}"]
+    cfg = side.get("config")
+    if isinstance(cfg, dict):
+        for k in sorted(set(cfg) | set(ours["config"])):
+            if cfg.get(k) != ours["config"].get(k):
+                diff.append(f"{k}: sidecar {cfg.get(k)!r} vs .pt {ours['config'].get(k)!r}")
+    if diff:
+        warnings.warn(f"the sidecar {str(path.with_suffix('.json'))!r} disagrees with the checkpoint {str(path)!r} "
+                      f"({'; '.join(diff[:6])}); the .pt wins. Re-save the model or restore the sidecar to silence "
+                      "this", stacklevel=3)
+
+
 #: Config kinds that give a transmitter/receiver pair usable by :class:`~jscc_rt.pipeline.Link`.
 JSCC_KINDS = ("JSCCConfig", "CompressConfig")
 
@@ -87,8 +110,15 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     ``expect`` names the config kind(s) the caller accepts: by default a JSCC model (``JSCCConfig``, or a
     ``CompressConfig`` bandwidth-compressed VAE-JSCC), ``"DenoiserConfig"`` or ``"NOMAConfig"``; a denoiser saved with
     ``meta["parameterization"] == "consistency"`` loads as a :class:`ConsistencyModel`.
+
+    The ``.pt`` file is the only source of truth: the model is built from the config, weights and metadata stored
+    inside it. The ``.json`` sidecar beside it is informational (for people and tools that do not load torch): a
+    missing, unreadable or non-JSON sidecar is ignored without a message, and an edited one changes nothing; when the
+    sidecar's ``kind`` or ``config`` disagrees with the ``.pt``'s, a ``UserWarning`` names the differing keys and
+    the ``.pt`` values are used.
     """
     payload = read_checkpoint(path)
+    _warn_if_sidecar_disagrees(Path(path), payload)
     kind = payload.get("kind")
     allowed = (expect,) if isinstance(expect, str) else expect
     if kind not in allowed:

@@ -7,6 +7,18 @@ from typing import Literal
 
 from jscc_rt._validate import JsccInputError
 
+def parse_ratio(ratio: Fraction | str | float) -> Fraction:
+    """A bandwidth ratio k/n in (0, 1] as a Fraction (``"1/16"``, ``Fraction(1, 6)``, ``0.0625``)."""
+    try:
+        r = Fraction(ratio) if not isinstance(ratio, float) else Fraction(ratio).limit_denominator(1 << 16)
+    except (TypeError, ValueError, ZeroDivisionError) as e:
+        raise JsccInputError(f"bandwidth ratio must be a fraction k/n such as 1/16, got {ratio!r} ({e})") from e
+    if not 0 < r <= 1:
+        raise JsccInputError(f"bandwidth ratio must lie in (0, 1], got {ratio!r}; e.g. 1/16 (one channel use per 16 "
+                             "source values)")
+    return r
+
+
 ModelName = Literal["deepjscc", "vae", "unrolled"]
 MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae", "unrolled")
 ArchName = Literal["gdn", "res"]
@@ -71,7 +83,7 @@ class JSCCConfig:
     def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
                   unroll_iters: int = 5, arch: str = "gdn", upsample: str = "deconv") -> "JSCCConfig":
         """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
-        r = Fraction(ratio)
+        r = parse_ratio(ratio)
         c = r * 6 * downsample**2
         if c.denominator != 1 or c.numerator % 2:
             raise JsccInputError(

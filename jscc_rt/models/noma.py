@@ -134,8 +134,11 @@ class TwoUserNOMA(nn.Module):
         a = torch.full_like(snr_db, float(a1))
         x = self.superpose(img1, img2, snr_db, a)
         ch = Channel(channel or ChannelConfig())
-        y1 = from_symbols(ch(to_symbols(x), snr_db, generator=generator).unbiased()[0], x.shape[1:])
-        y2 = from_symbols(ch(to_symbols(x), snr_db, generator=generator).unbiased()[0], x.shape[1:])
+        # Each user's symbols are power-normalized, so the superposition has power a1 + a2 = 1 in expectation; per
+        # frame the cross term 2 sqrt(a1 a2) Re<s1, s2> / k moves it by a few percent.
+        sym = to_symbols(x)
+        y1 = from_symbols(ch(sym, snr_db, generator=generator, per_sample_power=False).unbiased()[0], x.shape[1:])
+        y2 = from_symbols(ch(sym, snr_db, generator=generator, per_sample_power=False).unbiased()[0], x.shape[1:])
         f1: list[torch.Tensor] = []
         f2: list[torch.Tensor] = []
         rec1 = self.receive_user1(y1, snr_db, a, f1 if collect else None)

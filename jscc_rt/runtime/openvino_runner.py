@@ -20,6 +20,8 @@ from jscc_rt.runtime.base import Runner, RunnerUnavailable
 
 #: Precision hints this runner accepts (OpenVINO's names) plus "auto".
 OV_PRECISIONS: tuple[str, ...] = ("auto", "f32", "bf16", "f16")
+#: Layer types that carry the multiply-adds of the JSCC decoders and denoisers (OpenVINO CPU plugin names).
+HEAVY_LAYERS: tuple[str, ...] = ("Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul")
 
 
 class OpenVINORunner(Runner):
@@ -87,6 +89,22 @@ class OpenVINORunner(Runner):
         compiled, req = self._compile(tuple(a.shape for a in arrs))
         res = req.infer(dict(zip(self.input_names, arrs)))
         return {n: torch.from_numpy(np.array(res[compiled.output(i)])) for i, n in enumerate(self.output_names)}
+
+    def runtime_precisions(self, layer_types: tuple[str, ...] = HEAVY_LAYERS) -> dict[str, dict[str, int]]:
+        """``{layer type: {precision: count}}`` of the layers OpenVINO actually runs (its runtime model's
+        ``layerType`` / ``runtimePrecision``), over every compiled input shape, for ``layer_types``. Tells whether a
+        bf16 hint reached every heavy layer or one stayed f32 for lack of a low-precision kernel (e.g.
+        ``Deconvolution`` in some plugin versions). Empty before the first :meth:`infer`."""
+        out: dict[str, dict[str, int]] = {}
+        for compiled, _ in self._compiled.values():
+            for op in compiled.get_runtime_model().get_ordered_ops():  # type: ignore[attr-defined]
+                info = op.get_rt_info()
+                lt = info["layerType"].astype(str) if "layerType" in info else "?"
+                if lt in layer_types:
+                    pr = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+                    out.setdefault(lt, {})
+                    out[lt][pr] = out[lt].get(pr, 0) + 1
+        return out
 
     def close(self) -> None:
         self._compiled, self._model, self._core = {}, None, None

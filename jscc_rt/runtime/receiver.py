@@ -12,12 +12,24 @@ from pathlib import Path
 
 import torch
 
-from jscc_rt._validate import JsccInputError, check_snr_db, check_tensor
+from jscc_rt._validate import (
+    JsccInputError,
+    check_block_len,
+    check_csi_err_var,
+    check_denoiser_pairing,
+    check_h_hat,
+    check_image_size,
+    check_snr_db,
+    check_steps,
+    check_symbol_power_bound,
+    check_tensor,
+)
 from jscc_rt.channel.complex_ops import abs2, cmul, conj
 from jscc_rt.channel.snr import snr_db_to_noise_var
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.export.graphs import ReceiverGraph
-from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks
+from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks, n_blocks
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
@@ -50,10 +62,31 @@ class Receiver:
 
     @classmethod
     def from_checkpoints(cls, jscc: str, denoiser: str | None = None, *, steps: int = 0, device: str = "cpu",
-                         decoder_snr_db: float | None = None) -> "Receiver":
-        model = load_model(resolve_checkpoint(jscc))
-        den = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig") if denoiser and steps else None
+                         decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB) -> "Receiver":
+        """A torch receiver from checkpoint paths or shipped names: the JSCC decoder alone (``steps=0``), or
+        ``steps`` denoising steps of ``denoiser`` (DDIM, or consistency for a consistency checkpoint) first.
+
+        Raises :class:`~jscc_rt.JsccInputError` for ``steps`` that is not an int in [0, schedule length], for
+        ``steps > 0`` without a denoiser, and for a denoiser whose latent channels differ from the JSCC model's; warns
+        (naming both sha256) when the denoiser was trained on another JSCC checkpoint with the same latent shape.
+        A denoiser given with ``steps=0`` is not loaded.
+        """
+        steps = check_steps(steps)
+        if steps and not denoiser:
+            raise JsccInputError(f"steps={steps} needs a denoiser checkpoint; pass denoiser=... or steps=0 for the "
+                                 "JSCC decoder alone")
+        if decoder_snr_db is not None:
+            decoder_snr_db = float(check_snr_db(decoder_snr_db, 1, name="decoder_snr_db")[0])
+        jpath = resolve_checkpoint(jscc)
+        model = load_model(jpath)
+        den = None
+        if denoiser and steps:
+            dpath = resolve_checkpoint(denoiser)
+            den = load_model(dpath, expect="DenoiserConfig")
+            check_denoiser_pairing(model, jpath, den, dpath)
         sched = NoiseSchedule(**den.meta["schedule"]) if den is not None else NoiseSchedule()  # type: ignore[attr-defined]
+        if den is not None:
+            check_steps(steps, max_steps=sched.num_steps)
         graph = ReceiverGraph(model, den, sched, steps if den is not None else 0, decoder_snr_db=decoder_snr_db)
         sampler = None if den is None else ("consistency" if graph.consistency else "ddim")
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and graph.steps > 1 else [])
@@ -89,27 +122,40 @@ class Receiver:
     def prepare(self, symbols: torch.Tensor, snr_db, image_size: tuple[int, int], *, h_hat: torch.Tensor | None = None,
                 block_len: int | None = None, csi_err_var: float = 0.0,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Validate and equalize; returns the receiver graph's feeds."""
+        """Validate and equalize; returns the receiver graph's feeds.
+
+        Every bad argument raises :class:`~jscc_rt.JsccInputError` naming the value: ``symbols`` not ``(B, k, 2)``
+        float, non-finite, or with an average power above ``MAX_SYMBOL_POWER_RATIO`` (1e8) times the transmit
+        power (also after equalization); ``image_size`` not two positive ints that are multiples of the stride and
+        match ``k``; ``snr_db`` not a number / ``(B,)`` tensor in [-20, 40] dB; ``h_hat`` not ``(B, NB, 2)`` for
+        ``NB = ceil(k / block_len)`` blocks, or with zero entries; ``block_len`` not None or an int >= 1 (a block
+        longer than ``k`` symbols is one block); ``csi_err_var`` not in [0, 1).
+        """
         check_tensor(symbols, "symbols", ndim=3, last_dim=2)
         b, k = symbols.shape[:2]
-        hh, ww = image_size
-        if hh % self.stride or ww % self.stride:
-            raise JsccInputError(f"image_size {image_size} must be multiples of the stride {self.stride}")
+        if b == 0 or k == 0:
+            raise JsccInputError(f"symbols must hold at least one sample and one symbol, got shape {tuple(symbols.shape)}")
+        hh, ww = check_image_size(image_size, self.stride)
         need = self.c * (hh // self.stride) * (ww // self.stride) // 2
         if k != need:
             raise JsccInputError(f"{k} symbols per sample do not match image_size {image_size}: this model sends "
                                  f"{need} symbols for that size")
         snr = check_snr_db(snr_db, b, device=symbols.device)
+        block_len = check_block_len(block_len, k)
+        csi_err_var = check_csi_err_var(csi_err_var)
+        check_symbol_power_bound(symbols, self.power)
         y = symbols.float()
         nv = snr_db_to_noise_var(snr, self.power).float()
         eff = nv
         if h_hat is not None:
-            check_tensor(h_hat, "h_hat", ndim=3, last_dim=2)
+            check_h_hat(h_hat, b, n_blocks(k, block_len))
             hs = expand_blocks(h_hat.float(), k, block_len)
             g2 = abs2(hs)
             if bool((g2 == 0).any()):
                 raise JsccInputError("h_hat has zero entries; cannot equalize (ZF) a zero channel estimate")
             y = cmul(y, conj(hs)) / g2.unsqueeze(-1)
+            check_symbol_power_bound(y, self.power, name="equalized symbols",
+                                     hint=f"; h_hat is nearly zero (min |h_hat|^2 = {float(g2.min()):.3g})")
             total = csi_err_var * self.power + nv.unsqueeze(1)
             eff = self.power / (self.power * g2 / total).mean(1)  # precision-averaged effective noise variance
         feeds = {"received": y.reshape(b, self.c, hh // self.stride, ww // self.stride), "noise_var": eff,

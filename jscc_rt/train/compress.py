@@ -19,10 +19,11 @@ from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import RandomCropSampler
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import load_model, save_model
+from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.compress import CompressConfig, CompressedJSCC, gaussian_kl
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import start_run
+from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import StepTimer
 from jscc_rt.train.data import training_images, validation_images
@@ -52,6 +53,9 @@ class CompressTrainConfig:
     precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
     channels_last: bool | None = False  # None = on with bf16
 
+    def __post_init__(self) -> None:
+        check_run_fields(self, positive=("lr",), counts=("crop", "batch_size", "steps", "val_every", "val_images"))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -62,7 +66,7 @@ def train_compress(cfg: CompressTrainConfig, out: str | Path, *, show_progress: 
     cfg = replace(cfg, precision=prec, channels_last=cl)
     out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
-    base = load_model(cfg.base, expect="JSCCConfig")
+    base = load_model(resolve_checkpoint(cfg.base), expect="JSCCConfig")
     model = CompressedJSCC(CompressConfig(base.config, cfg.factor, cfg.width), base)
     for p in model.base.parameters():
         p.requires_grad_(False)

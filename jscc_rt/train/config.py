@@ -6,12 +6,22 @@ from pathlib import Path
 
 import torch
 
-from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError
+from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_positive
 
 #: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Training devices (``"auto"``: CUDA when available).
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_run_fields(cfg: object, *, positive: tuple[str, ...] = (), counts: tuple[str, ...] = ()) -> None:
+    """Raise :class:`JsccInputError` when a field named in ``positive`` is not a finite number > 0 (learning rates)
+    or one named in ``counts`` is below 1 (steps, batch sizes): shared by every trainer's config."""
+    for name in positive:
+        check_positive(getattr(cfg, name), name)
+    for name in counts:
+        if getattr(cfg, name) < 1:
+            raise JsccInputError(f"{name} must be >= 1, got {getattr(cfg, name)}")
 
 
 @dataclass(frozen=True)
@@ -61,9 +71,7 @@ class TrainConfig:
                 f"training SNR range [{self.snr_min_db}, {self.snr_max_db}] dB must be ordered and inside "
                 f"[{SNR_DB_MIN}, {SNR_DB_MAX}]"
             )
-        for name in ("crop", "batch_size", "steps", "val_every", "ckpt_every"):
-            if getattr(self, name) < 1:
-                raise JsccInputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_run_fields(self, positive=("lr",), counts=("crop", "batch_size", "steps", "val_every", "ckpt_every"))
         if not 0.05 <= self.scale <= 1.0:
             raise JsccInputError(f"scale {self.scale} must be in [0.05, 1] (a downscale factor for the training photos)")
         if self.precision not in PRECISIONS:
@@ -72,6 +80,7 @@ class TrainConfig:
             raise JsccInputError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if not 0.0 <= self.ema < 1.0:
             raise JsccInputError(f"ema decay {self.ema} must be in [0, 1) (0 = off; e.g. 0.999)")
+        check_positive(self.lr_min, "lr_min", allow_zero=True)
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
 

@@ -25,9 +25,10 @@ from jscc_rt.diffusion.consistency import ConsistencyModel
 from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser
 from jscc_rt.diffusion.schedule import NoiseSchedule, to_diffusion
 from jscc_rt.models import load_model, save_model
+from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.train.data import training_images
-from jscc_rt.train.config import start_run
+from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import StepTimer
 
@@ -63,6 +64,10 @@ class DiffusionTrainConfig:
     threads: int = 0
     precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
     channels_last: bool | None = False  # None = on with bf16
+
+    def __post_init__(self) -> None:
+        check_run_fields(self, positive=("lr", "cd_lr"), counts=("crop", "n_latents", "latent_crop", "batch_size",
+                                                                  "steps"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +133,7 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     cfg = replace(cfg, precision=prec, channels_last=cl)
     out = start_run(out, cfg.threads, cfg.seed)
     t0 = time.time()
-    jscc = load_model(cfg.jscc)
+    jscc = load_model(resolve_checkpoint(cfg.jscc))
     for p in jscc.parameters():
         p.requires_grad_(False)
     if cfg.crop % jscc.stride:

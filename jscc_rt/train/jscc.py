@@ -116,8 +116,9 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model
+        from jscc_rt.models.registry import resolve_checkpoint
 
-        src = load_model(cfg.init)
+        src = load_model(resolve_checkpoint(cfg.init))
         if src.config != mcfg:
             raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
         model.load_state_dict(src.state_dict())

@@ -22,7 +22,7 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.noma import TwoUserNOMA, distillation_loss, teacher_pass
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.train.config import start_run
+from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import StepTimer
 from jscc_rt.train.data import training_images, validation_images
@@ -52,6 +52,9 @@ class NOMATrainConfig:
     threads: int = 0
     precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
     channels_last: bool | None = False  # None = on with bf16
+
+    def __post_init__(self) -> None:
+        check_run_fields(self, positive=("lr",), counts=("crop", "batch_size", "steps", "val_every", "val_images"))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -83,7 +83,8 @@ def test_code_round_trip_at_high_snr_and_crc_catches_errors(kind: str, n: int, r
     u = torch.randint(0, 2, (8, code.k), generator=g)
     c = code.encode(u)
     assert c.shape == (8, n)
-    out = Channel(ChannelConfig("awgn"))(qam_map(c.round().long().reshape(1, -1), order), 30.0, generator=g)
+    out = Channel(ChannelConfig("awgn"))(qam_map(c.round().long().reshape(1, -1), order), 30.0, generator=g,
+                                         per_sample_power=False)
     u_hat, ok = code.decode(qam_llr(out.y, out.noise_var, order).reshape(8, n))
     assert ok.all() and torch.equal(u_hat, u.to(torch.uint8)), "error-free at 30 dB"
     noise_llr = torch.randn(8, n, generator=g)  # pure noise: every block must fail its CRC

@@ -64,10 +64,11 @@ class MemoryPoolType(enum.Enum):
     TACTIC_SHARED_MEMORY = 5
 
 
-#: BuilderFlag members of TensorRT 11.1 (pyCore.cpp): no FP16, INT8, BF16, FP8, INT4, FP4, *_PRECISION_CONSTRAINTS.
+#: BuilderFlag members of TensorRT 11.x (pyCore.cpp): no FP16, INT8, BF16, FP8, INT4, FP4, *_PRECISION_CONSTRAINTS,
+#: DIRECT_IO (NVIDIA's "Removed Python APIs" list for 10.x -> 11.x).
 BuilderFlag = enum.Enum("BuilderFlag", [
     "DEBUG", "GPU_FALLBACK", "REFIT", "DISABLE_TIMING_CACHE", "EDITABLE_TIMING_CACHE", "TF32", "SPARSE_WEIGHTS",
-    "SAFETY_SCOPE", "DIRECT_IO", "VERSION_COMPATIBLE", "EXCLUDE_LEAN_RUNTIME", "ERROR_ON_TIMING_CACHE_MISS",
+    "SAFETY_SCOPE", "VERSION_COMPATIBLE", "EXCLUDE_LEAN_RUNTIME", "ERROR_ON_TIMING_CACHE_MISS",
     "DISABLE_COMPILATION_CACHE", "STRIP_PLAN", "REFIT_IDENTICAL", "WEIGHT_STREAMING", "REFIT_INDIVIDUAL",
     "STRICT_NANS", "MONITOR_MEMORY", "DISTRIBUTIVE_INDEPENDENCE"])
 
@@ -108,6 +109,27 @@ def _write(addr: int, t: torch.Tensor) -> None:
     ctypes.memmove(addr, t.data_ptr(), t.numel() * t.element_size())
 
 
+class _Bound:
+    """Like a pybind11 object without ``py::dynamic_attr``: after ``__init__`` no new attribute can be set, so code
+    assigning a property 11.x removed (``config.int8_calibrator = ...``) fails with ``AttributeError``."""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        init = cls.__init__
+
+        def sealed_init(self: Any, *a: Any, **k: Any) -> None:
+            init(self, *a, **k)
+            if type(self) is cls:
+                object.__setattr__(self, "_sealed", True)
+
+        cls.__init__ = sealed_init  # type: ignore[method-assign]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_sealed") and name not in self.__dict__:
+            raise AttributeError(f"'tensorrt.{type(self).__name__}' object has no attribute '{name}'")
+        object.__setattr__(self, name, value)
+
+
 def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
     """A fresh fake ``tensorrt`` module of ``version`` and its :class:`State`. For 10.x versions only the
     ``NetworkDefinitionCreationFlag`` values change (EXPLICIT_BATCH = 0, STRONGLY_TYPED = 1)."""
@@ -123,18 +145,18 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
                             {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1, "PREFER_AOT_PYTHON_PLUGINS": 2,
                              "PREFER_JIT_PYTHON_PLUGINS": 3})
 
-    class ILogger:
+    class ILogger(_Bound):
         INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = range(5)
 
     class Logger(ILogger):
         def __init__(self, min_severity: int = ILogger.WARNING) -> None:
             self.min_severity = min_severity
 
-    class ITensor:
+    class ITensor(_Bound):
         def __init__(self, name: str, shape: tuple[int, ...], dtype: DataType) -> None:
             self.name, self.shape, self.dtype = name, shape, dtype
 
-    class INetworkDefinition:
+    class INetworkDefinition(_Bound):
         def __init__(self, flags: int) -> None:
             self.flags, self._inputs, self._outputs = flags, [], []
 
@@ -147,7 +169,7 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
         def get_output(self, index: int) -> ITensor:
             return self._outputs[index]
 
-    class OnnxParser:
+    class OnnxParser(_Bound):
         def __init__(self, network: INetworkDefinition, logger: ILogger) -> None:
             self.network, self.logger, self._errors = network, logger, []
 
@@ -174,21 +196,21 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
         def get_error(self, index: int) -> str:
             return self._errors[index]
 
-    class IOptimizationProfile:
+    class IOptimizationProfile(_Bound):
         def __init__(self) -> None:
             self.shapes: dict[str, tuple] = {}
 
         def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:  # noqa: A002 (TensorRT's names)
             self.shapes[input] = (tuple(min), tuple(opt), tuple(max))
 
-    class ITimingCache:
+    class ITimingCache(_Bound):
         def __init__(self, data: bytes) -> None:
             self.data = data
 
         def serialize(self) -> bytes:
             return self.data
 
-    class IBuilderConfig:
+    class IBuilderConfig(_Bound):
         def __init__(self) -> None:
             self.profiles: list[IOptimizationProfile] = []
             self.pool_limits: dict[Any, int] = {}
@@ -215,7 +237,7 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
             self.profiles.append(profile)
             return len(self.profiles) - 1
 
-    class Builder:
+    class Builder(_Bound):
         def __init__(self, logger: ILogger) -> None:
             self.logger = logger
 
@@ -259,7 +281,7 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
                    for t in network._outputs]
             return engine_bytes(io, version, prof)
 
-    class IExecutionContext:
+    class IExecutionContext(_Bound):
         def __init__(self, engine: "ICudaEngine") -> None:
             self.engine, self.shapes, self.addresses = engine, {}, {}
 
@@ -295,7 +317,7 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
             st.executions.append(seen)
             return True
 
-    class ICudaEngine:
+    class ICudaEngine(_Bound):
         def __init__(self, spec: dict) -> None:
             self._spec, self._io = spec, {t["name"]: t for t in spec["io"]}
 
@@ -316,7 +338,7 @@ def make(version: str = "11.4.0") -> tuple[types.ModuleType, State]:
         def create_execution_context(self) -> IExecutionContext:
             return IExecutionContext(self)
 
-    class Runtime:
+    class Runtime(_Bound):
         def __init__(self, logger: ILogger) -> None:
             self.logger = logger
 

@@ -80,16 +80,18 @@ def test_trt_without_tensorrt_exits_2(exported: Path, capsys: pytest.CaptureFixt
 
 
 def test_decoder_conditioning_after_denoising_is_exported(exported: Path, tmp_path: Path) -> None:
-    """A receiver exported with decoder_snr_db records it and matches the torch graph built with it."""
+    """Receivers are exported with the recommended decoder conditioning (20 dB) by default; one exported with
+    decoder_snr_db=None (the effective SNR) records that and matches the torch graph built with it."""
     from jscc_rt.export.onnx_export import export_all
     from jscc_rt.runtime import OnnxRuntimeRunner
     from jscc_rt.runtime.receiver import graph_from_sidecar
 
     src = json.loads((exported / "receiver_ddim1.json").read_text())
-    paths = export_all(src["jscc_checkpoint"], src["denoiser_checkpoint"], tmp_path, steps=(1,), decoder_snr_db=20.0)
+    assert src["decoder_snr_db"] == 20.0
+    paths = export_all(src["jscc_checkpoint"], src["denoiser_checkpoint"], tmp_path, steps=(1,), decoder_snr_db=None)
     p = next(q for q in paths if q.stem == "receiver_ddim1")
     meta = json.loads(p.with_suffix(".json").read_text())
-    assert meta["decoder_snr_db"] == 20.0
+    assert meta["decoder_snr_db"] is None
     feeds = {"received": torch.randn(1, 24, 4, 6), "noise_var": torch.tensor([0.5]), "snr_db": torch.tensor([3.0])}
     with OnnxRuntimeRunner(p) as r:
         a = r.infer(feeds)["images"]

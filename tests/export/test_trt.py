@@ -151,11 +151,27 @@ def test_double_has_no_weak_typing_names(fake) -> None:
 
 
 def test_package_has_no_weak_typing_api() -> None:
-    pat = re.compile(r"BuilderFlag\.(FP16|INT8|BF16)|OBEY_PRECISION|PREFER_PRECISION|IInt8|platform_has_fast")
-    root = Path(jscc_rt.__file__).parent
-    hits = [f"{f}:{i}" for f in root.rglob("*.py") for i, line in enumerate(f.read_text().splitlines(), 1)
-            if pat.search(line)]
+    """No API that TensorRT 11.x removed, in the package, its docs and examples (the test double is the exception)."""
+    pat = re.compile(r"BuilderFlag\.(FP16|INT8|BF16|FP8|INT4|FP4|DIRECT_IO)|OBEY_PRECISION|PREFER_PRECISION|IInt8|"
+                     r"platform_has_fast|int8_calibrator|quantization_flag|calibration_profile|device_memory_size\b")
+    root = Path(jscc_rt.__file__).parent.parent
+    files = [*(root / "jscc_rt").rglob("*.py"), *(root / "bench").rglob("*.py"), *(root / "examples").rglob("*.py"),
+             *(root / "docs").rglob("*.md"), root / "README.md"]
+    hits = [f"{f}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1) if pat.search(line)]
     assert hits == []
+
+
+def test_double_refuses_removed_names(fake) -> None:
+    """The double fails where TensorRT 11.x does: removed flags, removed builder-config properties (read or set)."""
+    mod, _ = fake
+    for name in ("FP16", "INT8", "BF16", "FP8", "DIRECT_IO", "OBEY_PRECISION_CONSTRAINTS"):
+        with pytest.raises(AttributeError):
+            getattr(mod.BuilderFlag, name)
+    cfg = mod.Builder(mod.Logger()).create_builder_config()
+    with pytest.raises(AttributeError):
+        cfg.int8_calibrator = object()
+    with pytest.raises(AttributeError):
+        cfg.set_quantization_flag(0)
 
 
 def test_trt10_sets_strongly_typed_and_trt9_is_refused(fake, graphs, tmp_path: Path,

@@ -105,3 +105,19 @@ def test_transmit_latent_matches_transmit_and_rejects_zero_power() -> None:
         torch.nn.init.zeros_(p)  # an encoder that outputs all zeros
     with pytest.raises(JsccInputError, match="zero power"):
         m.transmit_latent(x, snr)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("kind", ["raw-pickle-2", "raw-pickle-4", "torch-zip"])
+def test_load_model_refuses_malicious_pickles_and_runs_nothing(tmp_path: Path, kind: str, write_evil_pickle) -> None:
+    """Checkpoints load with ``weights_only``: a crafted ``.pt`` is a clear error and its payload never runs."""
+    marker, ck = tmp_path / "pwned", tmp_path / "evil.pt"
+    write_evil_pickle(ck, marker, kind)
+    with pytest.raises(JsccInputError):
+        load_model(ck)
+    assert not marker.exists()
+    good = tmp_path / "good.pt"
+    save_model(JSCCModel(JSCCConfig(width=16)), good)
+    good.write_bytes(good.read_bytes()[:-100])  # truncated
+    with pytest.raises(JsccInputError):
+        load_model(good)

@@ -30,7 +30,7 @@ def test_roundtrip_multi_fragment() -> None:
 def test_each_impairment_is_detected_not_raised() -> None:
     sym = np.ones((20000, 2), np.float32)
     asm = FrameAssembler()
-    f0, f1, f2, f3 = (encode_frame(s, sym, 0.0, 64, 64) for s in range(4))
+    f0, f1, f2, f3 = (encode_frame(s, sym, 0.0, 128, 128) for s in range(4))  # no model: k <= 3 H W
     for d in f0:
         asm.feed(d)
     asm.feed(f0[0])  # duplicate
@@ -46,6 +46,7 @@ def test_each_impairment_is_detected_not_raised() -> None:
     st = asm.flush(expected_frames=4)
     assert (st.frames, st.duplicate, st.truncated, st.corrupted, st.bad_header) == (2, 1, 2, 1, 1)
     assert st.lost_frames == [1, 2]
+    assert st.dropped["incomplete"] == 0 and st.pending == 0 and st.balanced()  # no fragment of frame 1 was valid
 
 
 def _free_port() -> int:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pickle
 import zipfile
 from pathlib import Path
 
@@ -26,31 +24,12 @@ def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JSCC_DATA", raising=False)
 
 
-class _Evil:
-    """Unpickling this calls ``os.system("touch <marker>")``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-def _write_evil(path: Path, marker: Path, kind: str) -> None:
-    if kind.startswith("raw-pickle"):
-        path.write_bytes(pickle.dumps({"format": 2, "step": 1, "x": _Evil(marker)}, protocol=int(kind[-1])))
-    else:  # the zip layout torch.save writes, with the payload inside data.pkl
-        buf = io.BytesIO()
-        torch.save({"format": 2, "step": 1, "x": _Evil(marker)}, buf)
-        path.write_bytes(buf.getvalue())
-
-
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("kind", ["raw-pickle-2", "raw-pickle-4", "torch-zip"])
-def test_resume_refuses_a_malicious_state_and_runs_nothing(tmp_path: Path, kind: str) -> None:
+def test_resume_refuses_a_malicious_state_and_runs_nothing(tmp_path: Path, kind: str, write_evil_pickle) -> None:
     marker = tmp_path / "pwned"
     probe = tmp_path / "probe.pt"
-    _write_evil(probe, marker, kind)
+    write_evil_pickle(probe, marker, kind)
     try:  # control: the old loader runs the payload (a raw pickle then fails torch's magic-number check)
         torch.load(probe, weights_only=False)
     except RuntimeError:
@@ -59,7 +38,7 @@ def test_resume_refuses_a_malicious_state_and_runs_nothing(tmp_path: Path, kind:
     marker.unlink()
     run = tmp_path / "run"
     run.mkdir()
-    _write_evil(run / "train_state.pt", marker, kind)
+    write_evil_pickle(run / "train_state.pt", marker, kind)
     match = r"refusing to resume from .*train_state\.pt.*nothing in it was run" if kind != "raw-pickle-4" else \
         r"cannot resume from .*train_state\.pt.*it was not unpickled"  # protocol 4 is refused at its first opcode
     with pytest.raises(JsccInputError, match=match):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from jscc_rt._validate import JsccInputError, check_block_len
 from jscc_rt.channel import Channel, ChannelConfig, power_normalize
 
 
@@ -48,11 +49,17 @@ def n_blocks(k: int, block_len: int | None) -> int:
 
 
 def expand_blocks(h: torch.Tensor, k: int, block_len: int | None) -> torch.Tensor:
-    """Per-block coefficients ``(B, NB, 2)`` -> per-symbol ``(B, k, 2)``; symbol ``i`` uses block ``i // block_len``."""
-    nb = n_blocks(k, block_len)
-    if h.shape[1] != nb:
-        raise ValueError(f"h has {h.shape[1]} blocks, but {k} symbols with block_len={block_len} need {nb}")
-    return h.repeat_interleave(k if block_len is None else block_len, dim=1)[:, :k]
+    """Per-block coefficients ``(B, NB, 2)`` -> per-symbol ``(B, k, 2)``; symbol ``i`` uses block ``i // block_len``.
+
+    ``block_len`` must be None or an int >= 1; one longer than ``k`` is one block (bounded by ``k`` before expanding,
+    so nothing larger than ``(B, k, 2)`` is allocated).
+    """
+    bl = check_block_len(block_len, k)
+    nb = n_blocks(k, bl)
+    if h.ndim != 3 or h.shape[1] != nb:
+        raise JsccInputError(f"h has shape {tuple(h.shape)}, but {k} symbols with block_len={block_len} need "
+                             f"(B, {nb}, 2): one coefficient per fading block")
+    return h.repeat_interleave(k if bl is None else bl, dim=1)[:, :k]
 
 
 def nearest_step(alpha_bar: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
