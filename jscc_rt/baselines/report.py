@@ -86,8 +86,11 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                     tried.append({"mcs": None, "psnr": conceal_psnr, "ms_ssim": sum(q[1] for q in conceal) / len(imgs),
                                   "success": 0.0, "bpp": 0.0})
                 best = max(tried, key=lambda r: r["psnr"])
+                per = best.pop("per_image", None) or [(*conceal[i], False) for i in range(len(imgs))]
                 rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
-                             "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried]})
+                             "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried],
+                             "images": [{"image": n, "size": f"{im.shape[-2]}x{im.shape[-1]}", "psnr": p, "ms_ssim": s,
+                                         "decoded": d} for (n, im), (p, s, d) in zip(images, per)]})
                 if on_rows:
                     on_rows(rows[-1:])
     for codec in dict.fromkeys(c for c, _ in chains):
@@ -106,6 +109,7 @@ def _run_chain(chain: DigitalChain, imgs: list[torch.Tensor], encs: list, snr: f
     fading = chain.channel.config.kind == "rayleigh"
     g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * fading)
     ps, ss, ok, bits = [], [], 0, 0
+    dec: list[bool] = []
     for i, (im, e) in enumerate(zip(imgs, encs)):
         r = chain.transmit(im, snr, generator=g, encoded=e) if e is not None else None
         if r is not None and r.ok:
@@ -115,9 +119,10 @@ def _run_chain(chain: DigitalChain, imgs: list[torch.Tensor], encs: list, snr: f
             p, s = conceal[i]
         ps.append(p)
         ss.append(s)
+        dec.append(bool(r is not None and r.ok))
     pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
     return {"mcs": chain.mcs.label(), "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": ok / len(imgs),
-            "bpp": bits / pixels, "per_image_psnr": ps}
+            "bpp": bits / pixels, "per_image": list(zip(ps, ss, dec))}
 
 
 def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: float, ratio: float, seed: int,

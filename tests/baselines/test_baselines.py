@@ -182,6 +182,9 @@ def test_baselines_cli_on_embedded_images_and_merge(tmp_path) -> None:
     res = json.loads((out / "baselines.json").read_text())
     rows = {r["chain"]: r for r in res["rows"]}
     assert rows["jpeg+ldpc"]["success"] == 1.0 and rows["jpeg+ldpc"]["psnr"] > 20.0
+    per = rows["jpeg+ldpc"]["images"]  # per-image rows: name, size, PSNR, MS-SSIM, decoded
+    assert [(i["image"], i["decoded"]) for i in per] == [("astronaut", True)] and per[0]["psnr"] == rows["jpeg+ldpc"]["psnr"]
+    assert not (out / "baselines.partial.jsonl").exists()
     assert rows["jpeg+ideal"]["psnr"] >= rows["jpeg+ldpc"]["psnr"] - 1e-9, "capacity bound is an upper bound"
     assert (out / "psnr_vs_snr_awgn.png").stat().st_size > 0
     assert main(["baselines", "--from-json", str(out / "baselines.json"), "--out", str(tmp_path / "m")]) == 0
