@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from jscc_rt._validate import JsccInputError, check_block_len, check_snr_db, check_denoiser_pairing
+from jscc_rt._validate import JsccInputError, check_block_len, check_snr_db
+from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.channel import Channel, ChannelConfig
 from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple

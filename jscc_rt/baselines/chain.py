@@ -151,6 +151,6 @@ class DigitalChain:
             image = decode(data, shape) if data is not None else None
         except JsccInputError:
             image = None
-        if image is None:
-            return ChainResult(conceal, False, enc, nb, failed)
+        if image is None:  # every block passed its CRC, yet the codec cannot decode the payload: undetected errors
+            return ChainResult(conceal, False, enc, nb, 0)
         return ChainResult(image, True, enc, nb, 0)

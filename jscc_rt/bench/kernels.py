@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from jscc_rt.bench.timing import copy_bandwidth_gbs, time_fn
+from jscc_rt.runtime.timing import copy_bandwidth_gbs, time_fn
 from jscc_rt.kernels.dispatch import choose_impl, sampler_step, triton_unavailable_reason, tx_channel_rx
 
 KODAK_K = 768 * 512 * 3 // 16  # complex symbols per Kodak image at k/n = 1/16

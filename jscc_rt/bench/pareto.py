@@ -31,7 +31,7 @@ import torch
 
 from jscc_rt._progress import eta_text
 from jscc_rt._validate import JsccInputError, check_int
-from jscc_rt.bench.timing import time_fn
+from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
@@ -39,7 +39,7 @@ from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import ms_ssim, psnr
 from jscc_rt.eval.report import git_commit
 from jscc_rt.export.check import receiver_feeds
-from jscc_rt.export.graphs import EncoderGraph, ReceiverGraph
+from jscc_rt.runtime.graphs import EncoderGraph, ReceiverGraph
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner, cpu_name
@@ -252,12 +252,12 @@ def _noma_points(path: str, a1: float, imgs: list[torch.Tensor], lat_img: torch.
                  latency_snr: float | None, progress: Callable[[str], None] | None) -> list[dict]:
     """Rows for the two NOMA receivers: quality from :func:`~jscc_rt.train.noma.noma_psnr`, latency of each
     user's receiver graph (user 2 includes SIC) per backend on one equalized received latent."""
-    from jscc_rt.export.graphs import NOMAReceiverGraph, NOMATransmitterGraph
+    from jscc_rt.runtime.graphs import NOMAReceiverGraph, NOMATransmitterGraph
     from jscc_rt.export.onnx_export import SPECS, export_graph
-    from jscc_rt.train.noma import _pair, noma_psnr
+    from jscc_rt.eval.noma_metrics import noma_psnr, pair_images
 
     model = load_model(resolve_checkpoint(path), expect="NOMAConfig").to(dev)
-    a, b = _pair(lat_img, lat_img, model.stride)
+    a, b = pair_images(lat_img, lat_img, model.stride)
     timings: dict[tuple[str, int, float], dict] = {}
     for snr in [latency_snr] if latency_snr is not None else snrs:
         s_t, a_t = torch.tensor([float(snr)], device=dev), torch.tensor([a1], device=dev)

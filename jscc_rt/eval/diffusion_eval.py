@@ -8,7 +8,8 @@ from typing import Sequence
 import torch
 
 from jscc_rt._progress import progress
-from jscc_rt._validate import check_denoiser_pairing, check_snr_db, check_steps
+from jscc_rt._validate import check_snr_db, check_steps
+from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, min_image_side
 from jscc_rt.eval.evaluate import metric, snr_dir

@@ -15,7 +15,7 @@ from jscc_rt.data import eval_images
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.train.noma import noma_psnr
+from jscc_rt.eval.noma_metrics import noma_psnr
 
 
 def run_noma_report(students: Sequence[str], teacher: str | None, data: str | None, snrs: Sequence[float],

@@ -1,4 +1,4 @@
 """Export: ONNX graphs (encoder, decoder, denoiser, unrolled receivers), TensorRT engines, parity checks."""
-from jscc_rt.export.graphs import DecoderGraph, DenoiserGraph, EncoderGraph, ReceiverGraph
+from jscc_rt.runtime.graphs import DecoderGraph, DenoiserGraph, EncoderGraph, ReceiverGraph
 
 __all__ = ["DecoderGraph", "DenoiserGraph", "EncoderGraph", "ReceiverGraph"]

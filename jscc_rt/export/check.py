@@ -15,7 +15,7 @@ from jscc_rt._progress import progress
 from jscc_rt.channel import snr_db_to_noise_var
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.eval.metrics import psnr
-from jscc_rt.export.precision import variant_path
+from jscc_rt.runtime.variants import variant_path
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, RunnerUnavailable, TensorRTRunner, TorchRunner
 
 
@@ -38,7 +38,7 @@ def check_parity(onnx_dir: str | Path, *, data: str | None = None, snrs: Sequenc
                  on_rows: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Rows ``{"graph", "backend", "snr_db", "max_abs_err", "psnr_torch", "psnr_backend", "psnr_delta_db"}``;
     ``on_rows`` gets each row as soon as it is measured."""
-    from jscc_rt.export.graphs import EncoderGraph
+    from jscc_rt.runtime.graphs import EncoderGraph
     from jscc_rt.runtime.receiver import graph_from_sidecar
 
     d = Path(onnx_dir)

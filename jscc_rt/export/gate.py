@@ -20,11 +20,11 @@ import torch
 
 from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError
-from jscc_rt.data import eval_images, pad_to_multiple
+from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
 from jscc_rt.export.check import receiver_feeds
-from jscc_rt.export.graphs import EncoderGraph
-from jscc_rt.export.precision import PRECISIONS, variant_path
+from jscc_rt.runtime.graphs import EncoderGraph
+from jscc_rt.runtime.variants import PRECISIONS, variant_path
 from jscc_rt.models import load_model
 from jscc_rt.runtime.base import Runner, RunnerUnavailable
 from jscc_rt.runtime.openvino_runner import OpenVINORunner

@@ -15,12 +15,12 @@ import torch
 
 from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError
-from jscc_rt.bench.timing import time_fn
+from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
 from jscc_rt.export.check import receiver_feeds
-from jscc_rt.export.graphs import EncoderGraph
-from jscc_rt.export.precision import variant_path
+from jscc_rt.runtime.graphs import EncoderGraph
+from jscc_rt.runtime.variants import variant_path
 from jscc_rt.models import load_model
 from jscc_rt.runtime.backends import BACKENDS, check_backends, make_runner, unavailable_reason
 from jscc_rt.runtime.base import RunnerUnavailable

@@ -10,19 +10,23 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from jscc_rt._validate import JsccInputError, check_denoiser_pairing, check_steps
+from jscc_rt._validate import JsccInputError, check_steps
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
-from jscc_rt.export.precision import (LOW_PRECISION_OPS, VARIANT_OPSET, check_precision, low_precision_nodes,
-                                      to_low_precision, variant_path)
-from jscc_rt.export.graphs import (DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph, NOMATransmitterGraph,
+from jscc_rt.export.precision import LOW_PRECISION_OPS, VARIANT_OPSET, low_precision_nodes, to_low_precision
+from jscc_rt.runtime.variants import check_precision, variant_path
+from jscc_rt.runtime.graphs import (DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph, NOMATransmitterGraph,
                                    ReceiverGraph)
 from jscc_rt.models import load_model
-from jscc_rt.models.checkpoint import file_sha256
+from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
 from jscc_rt.models.registry import resolve_checkpoint
+
+if TYPE_CHECKING:
+    from jscc_rt.export.quantize import Calibration
 
 OPSET = 17
 

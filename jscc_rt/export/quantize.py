@@ -59,7 +59,7 @@ def calibration_images(cal: Calibration) -> tuple[str, list[torch.Tensor]]:
 def calibration_feeds(meta: dict, cal: Calibration, inputs: list[str]) -> list[dict[str, np.ndarray]]:
     """Feeds ``inputs`` of the graph that ``meta`` (an export sidecar) describes, one per calibration crop."""
     from jscc_rt.export.check import receiver_feeds
-    from jscc_rt.export.graphs import EncoderGraph
+    from jscc_rt.runtime.graphs import EncoderGraph
     from jscc_rt.models import load_model
     from jscc_rt.runtime.runners import TorchRunner
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jscc_rt._validate import JsccInputError
-from jscc_rt.export.precision import check_precision, precision_of, variant_path
+from jscc_rt.runtime.variants import check_precision, precision_of, variant_path
 
 #: The two Kodak orientations (height, width) in pixels that the default profile must cover.
 KODAK_SIZES: tuple[tuple[int, int], ...] = ((512, 768), (768, 512))

@@ -492,10 +492,8 @@ def _interpreter_active() -> bool:
 
 def _compile_in_subprocess(kw: dict) -> list[dict]:
     """:func:`compile_variants` in a fresh interpreter without ``TRITON_INTERPRET`` (progress and errors shown)."""
-    import jscc_rt
-
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    root = str(Path(jscc_rt.__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the jscc_rt package
     env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     with tempfile.TemporaryDirectory() as td:
         res = Path(td) / "result.json"

@@ -157,3 +157,28 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     load_state_checked(model, payload["state_dict"], repr(str(path)))
     model.meta = payload.get("meta", {})  # type: ignore[attr-defined]
     return model.to(device).eval()
+
+
+def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torch.nn.Module, denoiser_path: Any,
+                           *, check_hash: bool = True) -> None:
+    """The denoiser must work on the JSCC model's latents: an error when the latent channel counts differ; with
+    ``check_hash`` and ``jscc_path`` a file, a warning naming both sha256 when they match but the denoiser's metadata
+    says it was trained on another JSCC checkpoint's latents."""
+    c_jscc = jscc.config.latent_channels  # type: ignore[attr-defined]
+    c_den = denoiser.config.latent_channels  # type: ignore[attr-defined]
+    if c_den != c_jscc:
+        dn = "" if denoiser_path is None else f" {str(denoiser_path)!r}"
+        jn = "" if jscc_path is None else f" {str(jscc_path)!r}"
+        raise JsccInputError(
+            f"the denoiser{dn} works on {c_den}-channel latents but the JSCC model{jn} produces {c_jscc}-channel "
+            "latents; use the denoiser trained for this JSCC checkpoint")
+    want = getattr(denoiser, "meta", {}).get("jscc_sha256")
+    if want is None or not check_hash or jscc_path is None:
+        return
+    have = file_sha256(jscc_path)
+    if want != have:
+        warnings.warn(
+            f"denoiser {str(denoiser_path)!r} was trained on the latents of another JSCC checkpoint (sha256 {want}) "
+            f"than {str(jscc_path)!r} (sha256 {have}); the latent shapes match, but expect poor denoising: use the "
+            "denoiser trained for this JSCC checkpoint",
+            stacklevel=3)

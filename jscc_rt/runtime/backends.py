@@ -59,7 +59,7 @@ def unavailable_reason(name: str) -> str | None:
 
 def onnx_runner(name: str, onnx_path: str | Path, *, threads: int = 0) -> Runner:
     """Runner of ONNX backend ``name`` (one of :data:`ONNX_BACKENDS`) for the fp32 graph ``onnx_path``."""
-    from jscc_rt.export.precision import variant_path
+    from jscc_rt.runtime.variants import variant_path
 
     if name not in ONNX_BACKENDS:
         raise JsccInputError(f"backend {name!r} does not run ONNX graphs; choose one of {', '.join(ONNX_BACKENDS)}")

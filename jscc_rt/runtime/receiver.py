@@ -16,7 +16,6 @@ from jscc_rt._validate import (
     JsccInputError,
     check_block_len,
     check_csi_err_var,
-    check_denoiser_pairing,
     check_h_hat,
     check_image_size,
     check_snr_db,
@@ -28,9 +27,10 @@ from jscc_rt.channel.complex_ops import abs2, cmul, conj
 from jscc_rt.channel.snr import snr_db_to_noise_var
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
-from jscc_rt.export.graphs import ReceiverGraph
+from jscc_rt.runtime.graphs import ReceiverGraph
 from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks, n_blocks
 from jscc_rt.models import load_model
+from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
 

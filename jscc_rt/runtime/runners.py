@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from jscc_rt._validate import JsccInputError
-from jscc_rt.export.precision import precision_of
+from jscc_rt.runtime.variants import precision_of
 from jscc_rt.runtime.base import Runner, RunnerUnavailable
 from jscc_rt.runtime.openvino_runner import OpenVINORunner
 from jscc_rt.runtime.tensorrt_runner import TensorRTRunner

@@ -105,7 +105,7 @@ def test_decoder_conditioning_after_denoising_is_exported(exported: Path, tmp_pa
 def test_receiver_graph_schedule_math_matches_noise_schedule() -> None:
     """The graph's float32, export-friendly start step and alpha_bar interpolation track NoiseSchedule's float64."""
     from jscc_rt.diffusion import NoiseSchedule
-    from jscc_rt.export.graphs import ReceiverGraph
+    from jscc_rt.runtime.graphs import ReceiverGraph
 
     sched = NoiseSchedule()
     g = ReceiverGraph(JSCCModel(JSCCConfig(width=16)), None, sched, 0)

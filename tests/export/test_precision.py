@@ -10,7 +10,8 @@ import torch
 
 from jscc_rt._validate import JsccInputError
 from jscc_rt.cli import main
-from jscc_rt.export.precision import low_precision_nodes, precision_of, to_low_precision, variant_path
+from jscc_rt.export.precision import low_precision_nodes, to_low_precision
+from jscc_rt.runtime.variants import precision_of, variant_path
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("openvino")
@@ -62,7 +63,7 @@ def test_gdn_convs_stay_fp32() -> None:
     """GDN's conv2d(x*x) would overflow fp16: the pass keeps those nodes in fp32 and converts the rest."""
     import onnx
 
-    from jscc_rt.export.graphs import DecoderGraph
+    from jscc_rt.runtime.graphs import DecoderGraph
     from jscc_rt.export.onnx_export import SPECS, export_graph
     from jscc_rt.models import JSCCConfig, JSCCModel
     import tempfile
@@ -135,7 +136,7 @@ def test_openvino_runner(exported: Path) -> None:
 
 def test_torch_runner_bf16_channels_last() -> None:
     from jscc_rt.diffusion.schedule import NoiseSchedule
-    from jscc_rt.export.graphs import ReceiverGraph
+    from jscc_rt.runtime.graphs import ReceiverGraph
     from jscc_rt.models import load_model
     from jscc_rt.models.registry import resolve_checkpoint
     from jscc_rt.runtime import TorchRunner
@@ -225,7 +226,7 @@ def test_missing_backends_and_bf16_are_clear_errors(exported: Path, monkeypatch:
     monkeypatch.undo()
     monkeypatch.setattr(runners, "cpu_has_bf16", lambda: False)
     from jscc_rt.diffusion.schedule import NoiseSchedule
-    from jscc_rt.export.graphs import ReceiverGraph
+    from jscc_rt.runtime.graphs import ReceiverGraph
     from jscc_rt.models import load_model
     from jscc_rt.models.registry import resolve_checkpoint
 

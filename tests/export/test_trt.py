@@ -35,7 +35,7 @@ import jscc_rt
 from jscc_rt._validate import JsccInputError
 from jscc_rt.cli import main
 from jscc_rt.export import trt as trt_mod
-from jscc_rt.export.precision import PRECISIONS, variant_path
+from jscc_rt.runtime.variants import PRECISIONS, variant_path
 from jscc_rt.export.trt import (KODAK_SIZES, EngineBuildError, MissingVariant, Profile, Target, TensorRTUnavailable,
                                 build_engine, engine_key)
 from jscc_rt.runtime import tensorrt_runner as runner_mod
@@ -53,7 +53,7 @@ GPU = "NVIDIA GeForce RTX 5090"
 def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real exported graphs and their fp16/bf16/int8 variant files."""
     from jscc_rt.diffusion.schedule import NoiseSchedule
-    from jscc_rt.export.graphs import ReceiverGraph
+    from jscc_rt.runtime.graphs import ReceiverGraph
     from jscc_rt.export.onnx_export import SPECS, export_graph, receiver_inputs
     from jscc_rt.models import load_model
     from jscc_rt.models.registry import resolve_checkpoint

@@ -84,7 +84,7 @@ def test_train_noma_with_and_without_kd_and_eval_cli(tmp_path) -> None:
 
 def test_noma_onnx_export_matches_torch(tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
-    from jscc_rt.export.graphs import NOMAReceiverGraph, NOMATransmitterGraph
+    from jscc_rt.runtime.graphs import NOMAReceiverGraph, NOMATransmitterGraph
 
     teacher = load_model("jscc_rt/weights/unrolled-1_16.pt")
     from jscc_rt.models import save_model

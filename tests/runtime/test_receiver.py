@@ -72,7 +72,7 @@ def test_receiver_validation(ckpt: Path) -> None:
 
 def test_runner_contract(ckpt: Path, tmp_path: Path) -> None:
     from jscc_rt.models import load_model
-    from jscc_rt.export.graphs import DecoderGraph
+    from jscc_rt.runtime.graphs import DecoderGraph
 
     r = TorchRunner(DecoderGraph(load_model(ckpt)), ["received", "snr_db"])
     with pytest.raises(RuntimeError, match="load"):
