@@ -277,6 +277,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     pa.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     pa.add_argument("--iters", type=int, default=20)
     pa.add_argument("--max-images", type=int, default=None)
+    pa.add_argument("--save-recon", type=int, default=0, metavar="N",
+                    help="write the torch backend's reconstructions and original|reconstruction strips of the N worst "
+                         "and N best images per receiver and SNR to OUT/recon/")
     _add_decoder_snr(pa)
     pa.add_argument("--extra-models", nargs="*", default=[],
                     help="further JSCC checkpoints swept as decoder-only receivers (e.g. unrolled-1_16 deepjscc-1_16)")
@@ -290,8 +293,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench_pareto(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from jscc_rt._partial import PartialRows
     from jscc_rt.bench.pareto import run_pareto, write_outputs
+    from jscc_rt.eval.recon import ReconSaver, check_save_recon
 
     if 1 <= a.iters < 20:
         print(f"note: --iters {a.iters} < 20 timed runs; percentiles are rough", file=sys.stderr)
@@ -300,7 +306,8 @@ def _cmd_bench_pareto(a: argparse.Namespace) -> int:
                      decoder_snr_db=a.decoder_snr, latency_snr=a.latency_snr,
                      extra_models=a.extra_models, noma=a.noma, noma_split=a.noma_split, threads=a.threads,
                      progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True),
-                     on_rows=(partial := PartialRows(a.out, "pareto")).add)
+                     on_rows=(partial := PartialRows(a.out, "pareto")).add,
+                     recon=ReconSaver(Path(a.out) / "recon", n) if (n := check_save_recon(a.save_recon, a.out)) else None)
     print(write_outputs(res, a.out))
     partial.finish()
     return 0
@@ -591,6 +598,9 @@ def _add_baselines(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--snr", type=float, nargs="+", default=[-5, 0, 5, 10, 15, 20])
     p.add_argument("--ratio", default="1/16", help="bandwidth ratio k/n")
     p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--save-recon", type=int, default=0, metavar="N",
+                   help="write the received images (decoded or concealed) and original|received strips of the N worst "
+                        "and N best images per chain, channel and SNR to OUT/recon/")
     p.add_argument("--threshold-blocks", type=int, default=100, help="blocks per waterfall probe")
     p.add_argument("--thresholds", default=None, help="reuse the thresholds of an earlier baselines.json")
     p.add_argument("--jscc-results", nargs="*", default=[],
@@ -627,11 +637,14 @@ def _cmd_baselines(a: argparse.Namespace) -> int:
 
         torch.set_num_threads(a.threads)
     from jscc_rt._partial import PartialRows
+    from jscc_rt.eval.recon import ReconSaver, check_save_recon
 
+    n_recon = check_save_recon(a.save_recon, a.out)
     partial = PartialRows(a.out, "baselines")
     res = run_baselines(a.data, chains=chains, channels=a.channel, snrs=a.snr, ratio=float(parse_ratio(a.ratio)),
                         max_images=a.max_images, seed=a.seed, thresholds=th, threshold_blocks=a.threshold_blocks,
-                        progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True), on_rows=partial.add)
+                        progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True), on_rows=partial.add,
+                        recon=ReconSaver(Path(a.out) / "recon", n_recon) if n_recon else None)
     print(write_outputs(res, a.out, a.jscc_results, a.jscc_curves))
     partial.finish()
     return 0

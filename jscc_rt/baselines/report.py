@@ -27,6 +27,7 @@ from jscc_rt.baselines.mcs import cqi_mcs, mcs_thresholds, select_mcs
 from jscc_rt.channel import ChannelConfig, draw_rayleigh_blocks
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import ms_ssim, psnr
+from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.report import git_commit
 
 DEFAULT_CHAINS = (("jpeg", "ldpc"), ("avif", "ldpc"), ("avif", "polar"))
@@ -43,9 +44,11 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                   ratio: float = 1 / 16, max_images: int | None = None, seed: int = 0,
                   thresholds: dict[str, dict[str, float]] | None = None, threshold_blocks: int = 100,
                   progress: Callable[[str], None] | None = None,
-                  on_rows: Callable[[list[dict]], None] | None = None) -> dict:
+                  on_rows: Callable[[list[dict]], None] | None = None, recon: ReconSaver | None = None) -> dict:
     """Run every chain; returns ``{"meta", "thresholds", "rows"}`` (see the module docstring). ``progress`` gets
-    one line per step (with the ETA per chain, channel and SNR); ``on_rows`` each row as soon as it is measured."""
+    one line per step (with the ETA per chain, channel and SNR); ``on_rows`` each row as soon as it is measured;
+    ``recon`` gets the chosen MCS's received images (decoded or concealed) of the worst/best images per chain,
+    channel and SNR (groups ``<codec>+<code>/<channel>/snr<SNR>dB``)."""
     say = progress or (lambda s: None)
     t0, done, total = time.time(), 0, len(chains) * len(channels) * len(snrs)
     set_name, images = eval_images(data, max_images=max_images)
@@ -79,7 +82,8 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                     say(f"{codec}+{code} {kind} {snr:g} dB: {m.label()}")
                     if (m.label(), kind) not in built:  # one chain (and Sionna code) per MCS and channel
                         built[m.label(), kind] = DigitalChain(codec, m, cfg, ratio=ratio)
-                    tried.append(_run_chain(built[m.label(), kind], imgs, encodings[m.label()], snr, seed, conceal))
+                    tried.append(_run_chain(built[m.label(), kind], imgs, encodings[m.label()], snr, seed, conceal,
+                                            keep=recon is not None))
                     lower = mcs_list.index(m) - 1
                     m = mcs_list[lower] if kind == "awgn" and tried[-1]["success"] < 1.0 and lower >= 0 else None
                 if not tried:  # no MCS carries any encoding: every image concealed
@@ -87,6 +91,14 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                                   "success": 0.0, "bpp": 0.0})
                 best = max(tried, key=lambda r: r["psnr"])
                 per = best.pop("per_image", None) or [(*conceal[i], False) for i in range(len(imgs))]
+                received = best.pop("received", None) or [torch.full_like(im, CONCEALMENT_VALUE) for im in imgs]
+                for t in tried:
+                    t.pop("received", None)
+                    t.pop("per_image", None)
+                if recon is not None:
+                    for (n, im), rec, (p, _, _) in zip(images, received, per):
+                        recon.add(n, im, rec, p)
+                    recon.flush(f"{codec}+{code}/{kind}/snr{snr:g}dB")
                 rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
                              "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried],
                              "images": [{"image": n, "size": f"{im.shape[-2]}x{im.shape[-1]}", "psnr": p, "ms_ssim": s,
@@ -100,16 +112,19 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                              **_ideal(codec, coders, imgs, kind, snr, ratio, seed, conceal)})
     meta = {"commit": git_commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "eval_set": set_name, "n_images": len(imgs), "ratio": ratio, "seed": seed,
-            "block_n": BLOCK_N, "concealment": f"mid-grey image ({CONCEALMENT_VALUE})", "torch": str(torch.__version__)}
+            "block_n": BLOCK_N, "concealment": f"mid-grey image ({CONCEALMENT_VALUE})", "torch": str(torch.__version__),
+            "recon": recon.written if recon is not None else []}
     return {"meta": meta, "thresholds": thresholds, "rows": rows}
 
 
 def _run_chain(chain: DigitalChain, imgs: list[torch.Tensor], encs: list, snr: float, seed: int,
-               conceal: list[tuple[float, float]]) -> dict:
+               conceal: list[tuple[float, float]], keep: bool = False) -> dict:
+    """Mean quality of ``chain`` over ``imgs`` at ``snr``; ``keep``: also the received images (``"received"``)."""
     fading = chain.channel.config.kind == "rayleigh"
     g = torch.Generator().manual_seed(seed * 100003 + int(round(10 * snr)) + 7919 * fading)
     ps, ss, ok, bits = [], [], 0, 0
     dec: list[bool] = []
+    got: list[torch.Tensor] = []
     for i, (im, e) in enumerate(zip(imgs, encs)):
         r = chain.transmit(im, snr, generator=g, encoded=e) if e is not None else None
         if r is not None and r.ok:
@@ -120,9 +135,11 @@ def _run_chain(chain: DigitalChain, imgs: list[torch.Tensor], encs: list, snr: f
         ps.append(p)
         ss.append(s)
         dec.append(bool(r is not None and r.ok))
+        if keep:
+            got.append(r.image if r is not None and r.ok else torch.full_like(im, CONCEALMENT_VALUE))
     pixels = sum(im.shape[1] * im.shape[2] for im in imgs)
     return {"mcs": chain.mcs.label(), "psnr": sum(ps) / len(ps), "ms_ssim": sum(ss) / len(ss), "success": ok / len(imgs),
-            "bpp": bits / pixels, "per_image": list(zip(ps, ss, dec))}
+            "bpp": bits / pixels, "per_image": list(zip(ps, ss, dec)), **({"received": got} if keep else {})}
 
 
 def _ideal(codec: str, coders: dict, imgs: list[torch.Tensor], kind: str, snr: float, ratio: float, seed: int,

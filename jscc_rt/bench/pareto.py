@@ -36,6 +36,7 @@ from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
+from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.metrics import ms_ssim, psnr
 from jscc_rt.eval.report import git_commit
 from jscc_rt.export.check import receiver_feeds
@@ -113,7 +114,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, latency_snr: float | None = None,
                extra_models: Sequence[str] = (), noma: str | None = None, noma_split: float = 0.8,
                threads: int = 0, progress: Callable[[str], None] | None = None,
-               on_rows: Callable[[list[dict]], None] | None = None) -> dict:
+               on_rows: Callable[[list[dict]], None] | None = None, recon: ReconSaver | None = None) -> dict:
     """Sweep and return ``{"meta", "points", "skipped"}``; see the module docstring.
 
     ``latency_snr``: time each (plan, backend) once, at this SNR, and reuse the numbers at the other SNRs (the
@@ -122,7 +123,9 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     decoder-only receivers on the same frontier; their rows name the model in the ``sampler`` column. ``noma``: a
     ``jscc-rt train-noma`` checkpoint whose two receivers (user 1, and user 2 with SIC) join as rows ``noma-user1`` /
     ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only). ``progress``
-    gets one line per step with the ETA; ``on_rows`` each receiver's points as soon as they are measured."""
+    gets one line per step with the ETA; ``on_rows`` each receiver's points as soon as they are measured. ``recon``:
+    the torch backend's reconstructions of the worst/best images per receiver and SNR are written through it
+    (groups ``<receiver>x<steps>/snr<SNR>dB``)."""
     dev = torch.device(device)
     threads = threads or (os.cpu_count() or 1)
     check_int(iters, "iters", minimum=1, fix="time each receiver at least once, e.g. --iters 20")
@@ -187,6 +190,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     m_img = float(ms_ssim(x, rec)[0]) if min(x.shape[-2:]) > 160 else float("nan")
                     q["images"].append({"image": name, "size": f"{img.shape[-2]}x{img.shape[-1]}", "psnr": p_img,
                                         "ms_ssim": m_img})
+                    if recon is not None and be == "torch":
+                        recon.add(name, img, rec, p_img)
                     q["psnr"] += p_img / len(images)
                     q["ms_ssim"] += m_img / len(images)
                     if lpips_ok:
@@ -194,6 +199,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                             q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
                         except MetricUnavailable:
                             lpips_ok = False
+            if recon is not None:
+                recon.flush(f"{sampler}x{n}/snr{snr:g}dB")
             for be in backends:
                 quality[(be, snr)] = qs.get(be, qs["torch"])
             if latency_snr is not None and snr != latency_snr:
@@ -234,7 +241,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "extra_models": list(extra_models), "denoiser": denoiser, "consistency": consistency,
             "lpips": lpips_ok, "noma": noma, "noma_split": noma_split if noma else None,
-            "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr}
+            "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr,
+            "recon": recon.written if recon is not None else []}
     return {"meta": meta, "points": points, "skipped": skipped}
 
 

@@ -177,7 +177,7 @@ def test_baselines_cli_on_embedded_images_and_merge(tmp_path) -> None:
     (tmp_path / "th.json").write_text(json.dumps({"thresholds": th}))
     out = tmp_path / "bl"
     rc = main(["baselines", "--chains", "jpeg+ldpc", "--channel", "awgn", "--snr", "10", "--max-images", "1",
-               "--thresholds", str(tmp_path / "th.json"), "--out", str(out)])
+               "--thresholds", str(tmp_path / "th.json"), "--out", str(out), "--save-recon", "1"])
     assert rc == 0
     res = json.loads((out / "baselines.json").read_text())
     rows = {r["chain"]: r for r in res["rows"]}
@@ -185,6 +185,8 @@ def test_baselines_cli_on_embedded_images_and_merge(tmp_path) -> None:
     per = rows["jpeg+ldpc"]["images"]  # per-image rows: name, size, PSNR, MS-SSIM, decoded
     assert [(i["image"], i["decoded"]) for i in per] == [("astronaut", True)] and per[0]["psnr"] == rows["jpeg+ldpc"]["psnr"]
     assert not (out / "baselines.partial.jsonl").exists()
+    assert [r["rank"] for r in res["meta"]["recon"]] == ["worst1"]  # one image: it is the worst, no distinct best
+    assert (out / "recon/jpeg+ldpc/awgn/snr10dB/worst1_astronaut_strip.png").stat().st_size > 1000
     assert rows["jpeg+ideal"]["psnr"] >= rows["jpeg+ldpc"]["psnr"] - 1e-9, "capacity bound is an upper bound"
     assert (out / "psnr_vs_snr_awgn.png").stat().st_size > 0
     assert main(["baselines", "--from-json", str(out / "baselines.json"), "--out", str(tmp_path / "m")]) == 0

@@ -108,3 +108,26 @@ def test_low_precision_backends_are_rows_with_their_own_quality(monkeypatch: pyt
     assert rows["torch"]["precision"] == "fp32" and rows["onnxruntime-int8"]["precision"] == "int8"
     for be in runnable[1:]:
         assert rows[be]["psnr"] != rows["torch"]["psnr"] and abs(rows[be]["psnr"] - rows["torch"]["psnr"]) < 0.5
+
+
+def test_cli_writes_partial_rows_per_image_rows_and_reconstructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench pareto` on a folder of two images: per-image rows, the N worst/best reconstructions per receiver and
+    SNR, progress lines with an ETA, and no partial file left once the result is written."""
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    from jscc_rt.cli import main
+    from jscc_rt.data import sample_images, save_image
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, im in sample_images()[:2]:
+        save_image(im[:, :64, :96], folder / f"{name}.png")
+    out = tmp_path / "p"
+    assert main(["bench", "pareto", "--model", "unrolled-1_16", "--steps", "0", "--backends", "torch", "--snr", "10",
+                 "--iters", "1", "--threads", "1", "--data", str(folder), "--save-recon", "1", "--out", str(out)]) == 0
+    res = json.loads((out / "pareto.json").read_text())
+    assert res["meta"]["eval_set"] == "mine" and [i["image"] for i in res["points"][0]["images"]] == ["astronaut",
+                                                                                                     "coffee"]
+    assert sorted(r["rank"] for r in res["meta"]["recon"]) == ["best1", "worst1"]
+    assert len(list((out / "recon/decoderx0/snr10dB").glob("*_strip.png"))) == 2
+    assert not (out / "pareto.partial.jsonl").exists() and "[0/1, 0s elapsed] quality decoder" in capsys.readouterr().err
