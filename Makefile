@@ -28,3 +28,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The design card's top-level recipe folders: make train-<weight>, make engines[-rtx5090|-h100], make kernels
+include train/recipes.mk export/recipes.mk kernels/recipes.mk

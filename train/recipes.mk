@@ -1,0 +1,56 @@
+# One recipe per shipped weight (jscc_rt/weights/NAME.pt): `make train-NAME` reruns the exact training command of
+# jscc_rt/weights/TRAINING.md into runs/NAME/. Weights trained before bf16/EMA training existed pin the settings they
+# ran with (--precision fp32 --no-channels-last, and --ema 0 for `jscc-rt train`), so today's defaults do not change
+# them. DATA holds photos/ and kodak/ (never copied into the project).
+DATA ?= ../shared/data
+JR = $(BIN)/jscc-rt
+OLD_TRAIN = --precision fp32 --no-channels-last --ema 0
+OLD = --precision fp32 --no-channels-last
+TRAIN_DATA = --data $(DATA)/photos --val-data $(DATA)/kodak
+
+.PHONY: train-deepjscc-1_16 train-deepjscc-1_6 train-vae-1_16 train-denoiser-vae-1_16 train-consistency-vae-1_16 \
+	train-vae-1_16-x2 train-vae-1_16-x4 train-unrolled-1_16 train-noma-kd-1_16 train-noma-nokd-1_16 \
+	train-deepjscc-res-1_16 train-unrolled-w64-1_16 train-vae-1_6 train-unrolled-w128-1_16
+
+train-deepjscc-1_16: $(STAMP)
+	$(JR) train --model deepjscc --ratio 1/16 --steps 12000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --val-every 1000 --ckpt-every 500 --seed 0 $(OLD_TRAIN) --out runs/deepjscc-1_16
+
+train-deepjscc-1_6: $(STAMP)
+	$(JR) train --model deepjscc --ratio 1/6 --steps 2000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --val-every 500 --ckpt-every 500 --seed 0 $(OLD_TRAIN) --out runs/deepjscc-1_6
+
+train-vae-1_16: $(STAMP)
+	$(JR) train --model vae --ratio 1/16 --steps 8000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --val-every 1000 --ckpt-every 500 --seed 0 $(OLD_TRAIN) --out runs/vae-1_16
+
+# one run writes both denoiser.pt and consistency.pt
+train-denoiser-vae-1_16 train-consistency-vae-1_16: $(STAMP)
+	$(JR) train-diffusion --jscc jscc_rt/weights/vae-1_16.pt --data $(DATA)/photos --n-latents 2000 --steps 2000 --cd-steps 500 --threads 1 --seed 0 $(OLD) --out runs/diffusion-vae-1_16
+
+train-vae-1_16-x2: $(STAMP)
+	$(JR) train-compress --base jscc_rt/weights/vae-1_16.pt --factor 2 $(TRAIN_DATA) --crop 96 --batch-size 8 --steps 1500 --val-every 500 --threads 1 --seed 0 $(OLD) --out runs/compress-x2
+
+train-vae-1_16-x4: $(STAMP)
+	$(JR) train-compress --base jscc_rt/weights/vae-1_16.pt --factor 4 $(TRAIN_DATA) --crop 96 --batch-size 8 --steps 1500 --val-every 500 --threads 1 --seed 0 $(OLD) --out runs/compress-x4
+
+train-unrolled-1_16: $(STAMP)
+	$(JR) train --model unrolled --ratio 1/16 --width 32 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --steps 6000 --val-every 1000 --ckpt-every 500 --seed 0 $(OLD_TRAIN) --out runs/unrolled-1_16
+
+train-noma-kd-1_16: $(STAMP)
+	$(JR) train-noma --teacher unrolled-1_16 $(TRAIN_DATA) --steps 2000 --val-every 500 --threads 1 --seed 0 $(OLD) --out runs/noma-kd
+
+train-noma-nokd-1_16: $(STAMP)
+	$(JR) train-noma --teacher unrolled-1_16 --no-kd $(TRAIN_DATA) --steps 2000 --val-every 500 --threads 1 --seed 0 $(OLD) --out runs/noma-nokd
+
+train-deepjscc-res-1_16: $(STAMP)
+	$(JR) train --model deepjscc --arch res --width 128 --ratio 1/16 --steps 16000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --ckpt-every 1000 --val-every 1000 --seed 0 $(OLD_TRAIN) --out runs/deepjscc-res-1_16
+
+# trained with transposed convolutions, then converted exactly to sub-pixel convolutions (TRAINING.md)
+train-unrolled-w64-1_16: $(STAMP)
+	$(JR) train --model unrolled --width 64 --ratio 1/16 --steps 28000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --ckpt-every 1000 --val-every 1000 --seed 0 $(OLD_TRAIN) --out runs/unrolled-w64-1_16
+	$(BIN)/python -c "from jscc_rt.models.upsample import convert_checkpoint as c; c('runs/unrolled-w64-1_16/model.pt', 'runs/unrolled-w64-1_16/model-subpixel.pt')"
+
+train-vae-1_6: $(STAMP)
+	$(JR) train --model vae --arch res --width 128 --ratio 1/6 --beta-kl 1e-4 --steps 6000 $(TRAIN_DATA) --batch-size 8 --crop 96 --threads 1 --ckpt-every 1000 --val-every 1000 --seed 0 $(OLD_TRAIN) --out runs/vae-res-1_6
+
+# the flagship: bf16 + channels_last on CPU, EMA; hours of training, resumable (make train-unrolled-w128-1_16 RESUME=--resume)
+train-unrolled-w128-1_16: $(STAMP)
+	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 60000 --lr 0.0005 --lr-min 1e-05 --warmup 500 --snr-min-db -5 --snr-max-db 20 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-1_16 $(RESUME)
