@@ -35,6 +35,7 @@ from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.eval.flip import flip_available, flip_error
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.metrics import ms_ssim, psnr
@@ -144,7 +145,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     skipped = {b: r for b in backends if (r := backend_status(b, dev)) is not None}
     plans = [("decoder", 0, None)] + [(s, n, None) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
     plans += [(e, 0, e) for e in extra_models]
-    points, lpips_ok = [], True
+    points, lpips_ok, with_flip = [], True, flip_available()
     if latency_snr is not None and latency_snr not in snrs:
         raise ValueError(f"latency_snr {latency_snr} must be one of the swept SNRs {list(snrs)}")
     tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
@@ -177,7 +178,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             say(f"[{eta_text(done, total, time.time() - t0)}] quality {sampler} x {n} @ {snr:g} dB")
             done += 1
             g = torch.Generator().manual_seed(seed)
-            qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "lpips": 0.0, "images": []} for be in qual_backends}
+            qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "flip": 0.0, "lpips": 0.0, "images": []} for be in qual_backends}
             for name, img in images:
                 feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"sampler": sampler if n else None,
                                                                           "steps": n}, g)
@@ -188,12 +189,14 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     q = qs[be]
                     p_img = float(psnr(x, rec)[0])
                     m_img = float(ms_ssim(x, rec)[0]) if min(x.shape[-2:]) > 160 else float("nan")
+                    f_img = float(flip_error(x, rec)[0]) if with_flip else None
                     q["images"].append({"image": name, "size": f"{img.shape[-2]}x{img.shape[-1]}", "psnr": p_img,
-                                        "ms_ssim": m_img})
+                                        "ms_ssim": m_img, "flip": f_img})
                     if recon is not None and be == "torch":
                         recon.add(name, img, rec, p_img)
                     q["psnr"] += p_img / len(images)
                     q["ms_ssim"] += m_img / len(images)
+                    q["flip"] += (f_img or 0.0) / len(images)
                     if lpips_ok:
                         try:
                             q["lpips"] += float(lpips_distance(x, rec)[0]) / len(images)
@@ -229,7 +232,8 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     continue
                 q = quality[(be, snr)]
                 points.append({**_point(be, sampler, n, snr, q["psnr"], q["ms_ssim"], q["lpips"] if lpips_ok else None,
-                                        t, snr if latency_snr is None else latency_snr), "images": q["images"]})
+                                        t, snr if latency_snr is None else latency_snr),
+                               "flip": q["flip"] if with_flip else None, "images": q["images"]})
         if on_rows:
             on_rows(points[first_point:])
     if noma:
@@ -240,7 +244,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             else f"CPU {cpu_name()} ({threads} threads per backend)", "threads": threads, "eval_set": set_name,
             "n_images": len(images), "image_hw_latency": list(lat_img.shape[-2:]), "iters": iters,
             "model": model, "extra_models": list(extra_models), "denoiser": denoiser, "consistency": consistency,
-            "lpips": lpips_ok, "noma": noma, "noma_split": noma_split if noma else None,
+            "lpips": lpips_ok, "flip": with_flip, "noma": noma, "noma_split": noma_split if noma else None,
             "decoder_snr_db": decoder_snr_db, "latency_snr_db": latency_snr,
             "recon": recon.written if recon is not None else []}
     return {"meta": meta, "points": points, "skipped": skipped}
@@ -328,17 +332,18 @@ def write_outputs(result: dict, out: str | Path) -> str:
     m = result["meta"]
     lines = [f"Device: {m['device']}; eval set: {m['eval_set']} ({m['n_images']} images, latency on one "
              f"{m['image_hw_latency'][0]}x{m['image_hw_latency'][1]} image, {m['iters']} timed runs); commit {m['commit']}",
-             "", "| backend | precision | threads | receiver | steps | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms | "
-             "p90 ms | p99 ms | img/s | Pareto |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "", "| backend | precision | threads | receiver | steps | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | "
+             "p50 ms | p90 ms | p99 ms | img/s | Pareto |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     front_ids = set()
     for be in sorted({p["backend"] for p in pts}):
         for snr in sorted({p["snr_db"] for p in pts}):
             front_ids |= {id(p) for p in pareto_front([p for p in pts if p["backend"] == be and p["snr_db"] == snr])}
     for p in pts:
         lp = "n/a" if p["lpips"] is None else f"{p['lpips']:.4f}"
+        fl = "n/a" if p.get("flip") is None else f"{p['flip']:.4f}"
         lines.append(f"| {p['backend']} | {p.get('precision', 'fp32')} | {p.get('threads', '')} | {p['sampler']} | {p['steps']} | {p['snr_db']:g} | {p['psnr']:.2f} | "
-                     f"{p['ms_ssim']:.4f} | {lp} | {p['latency_ms_p50']:.1f} | {p['latency_ms_p90']:.1f} | "
+                     f"{p['ms_ssim']:.4f} | {fl} | {lp} | {p['latency_ms_p50']:.1f} | {p['latency_ms_p90']:.1f} | "
                      f"{p['latency_ms_p99']:.1f} | {p['throughput_img_s']:.2f} | {'yes' if id(p) in front_ids else ''} |")
     if result["skipped"]:
         lines += ["", "Backends not run here: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items())]

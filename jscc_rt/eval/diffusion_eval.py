@@ -15,6 +15,7 @@ from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, min_image_side
 from jscc_rt.eval.evaluate import metric, snr_dir
 from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
+from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import psnr
 from jscc_rt.eval.recon import ReconSaver, check_save_recon
@@ -58,8 +59,9 @@ def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int 
               images: tuple[str, list[tuple[str, torch.Tensor]]] | None = None,
               max_pixels: int | None = DEFAULT_MAX_PIXELS, recon: ReconSaver | None = None,
               recon_group: str = "", desc: str = "eval") -> list[dict]:
-    """Mean PSNR, MS-SSIM (and LPIPS if available and asked for) and latency per SNR over the eval images, each row
-    with the per-image values (``"images"``: name, size HxW, PSNR, MS-SSIM, LPIPS). ``images``: a preloaded
+    """Mean PSNR, MS-SSIM, FLIP (when ``flip-evaluator`` is installed; lower is better), LPIPS (if available and
+    asked for) and latency per SNR over the eval images, each row with the per-image values (``"images"``: name,
+    size HxW, PSNR, MS-SSIM, FLIP, LPIPS). ``images``: a preloaded
     ``(set_name, [(name, image)])`` (else loaded from ``data``). MS-SSIM is None for images of at most 160 pixels
     per side and left out of the mean."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
@@ -68,6 +70,7 @@ def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int 
     imgs = imgs[:max_images] if max_images else imgs
     rows = []
     g = torch.Generator().manual_seed(seed)
+    with_flip = flip_available()
     for snr in snrs:
         per, lat = [], []
         for name, img in progress(imgs, total=len(imgs), desc=f"{desc} {snr:g} dB", disable=not show_progress):
@@ -77,7 +80,8 @@ def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int 
                 rec = link(x, float(snr), generator=g).images.clamp(0, 1)
             lat.append((time.perf_counter() - t0) * 1e3)
             r = {"image": name, "size": f"{x.shape[-2]}x{x.shape[-1]}", "psnr": float(psnr(x, rec)[0]),
-                 "ms_ssim": metric("ms_ssim", x, rec), "lpips": None}
+                 "ms_ssim": metric("ms_ssim", x, rec), "flip": metric("flip", x, rec) if with_flip else None,
+                 "lpips": None}
             if with_lpips:
                 try:
                     r["lpips"] = float(lpips_distance(x, rec)[0])
@@ -90,7 +94,7 @@ def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int 
             recon.flush(f"{recon_group}/{snr_dir(float(snr))}" if recon_group else snr_dir(float(snr)))
         n = len(imgs)
         mean = lambda k: (lambda v: sum(v) / len(v) if v else None)([p[k] for p in per if p[k] is not None])  # noqa: E731
-        rows.append({"snr_db": float(snr), "psnr": mean("psnr"), "ms_ssim": mean("ms_ssim"),
+        rows.append({"snr_db": float(snr), "psnr": mean("psnr"), "ms_ssim": mean("ms_ssim"), "flip": mean("flip"),
                      "lpips": mean("lpips") if with_lpips else None, "latency_ms": sorted(lat)[n // 2], "n": n,
                      "eval_set": set_name, "images": per})
     return rows
@@ -129,10 +133,10 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
 
 
 def diffusion_markdown(rows: Sequence[dict]) -> str:
-    lines = ["| receiver | steps | start | SNR (dB) | PSNR (dB) | MS-SSIM | LPIPS | p50 ms/img |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| receiver | steps | start | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | p50 ms/img |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in rows:
         lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | "
-                     f"{f(r['ms_ssim'], 4)} | {f(r['lpips'], 4)} | {r['latency_ms']:.0f} |")
+                     f"{f(r['ms_ssim'], 4)} | {f(r.get('flip'), 4)} | {f(r['lpips'], 4)} | {r['latency_ms']:.0f} |")
     return "\n".join(lines)

@@ -8,13 +8,14 @@ import torch
 from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError, check_int, check_snr_db
 from jscc_rt.channel import ChannelConfig
+from jscc_rt.eval.flip import flip_error
 from jscc_rt.eval.metrics import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.models.jscc import JSCCModel
 from jscc_rt.pipeline import Link
 
 METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"psnr": psnr, "ssim": ssim,
-                                                                            "ms_ssim": ms_ssim}
+                                                                            "ms_ssim": ms_ssim, "flip": flip_error}
 #: MS-SSIM (5 scales, 11-pixel window) is defined for images larger than this many pixels per side.
 MS_SSIM_MIN_SIDE = 10 * 2 ** (len(MS_SSIM_WEIGHTS) - 1)
 

@@ -14,11 +14,17 @@ from jscc_rt._validate import check_int, check_snr_db
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, list_images, min_image_side, resolve_data_dir
 from jscc_rt.eval.evaluate import evaluate, per_image, summarize
+from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
 from jscc_rt.models.registry import resolve_checkpoint
 
 METRICS = ("psnr", "ssim", "ms_ssim")
+
+
+def eval_metrics() -> tuple[str, ...]:
+    """What ``jscc-rt eval`` reports: PSNR, SSIM, MS-SSIM, and FLIP when ``flip-evaluator`` is installed."""
+    return METRICS + (("flip",) if flip_available() else ())
 
 
 def git_commit() -> str:
@@ -30,12 +36,13 @@ def git_commit() -> str:
 
 
 def markdown_table(results: list[dict]) -> str:
-    """Rows ``{"model", "channel", "snr_db", psnr, ssim, ms_ssim}`` -> a markdown table."""
-    lines = ["| model | channel | SNR (dB) | PSNR (dB) | SSIM | MS-SSIM |", "|---|---|---:|---:|---:|---:|"]
+    """Rows ``{"model", "channel", "snr_db", psnr, ssim, ms_ssim[, flip]}`` -> a markdown table (FLIP: lower is
+    better; n/a where it was not computed)."""
+    lines = ["| model | channel | SNR (dB) | PSNR (dB) | SSIM | MS-SSIM | FLIP |", "|---|---|---:|---:|---:|---:|---:|"]
     f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in results:
         lines.append(f"| {r['model']} | {r['channel']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | {f(r['ssim'], 4)} | "
-                     f"{f(r.get('ms_ssim'), 4)} |")
+                     f"{f(r.get('ms_ssim'), 4)} | {f(r.get('flip'), 4)} |")
     return "\n".join(lines)
 
 
@@ -90,16 +97,17 @@ def run_eval(
     results: list[dict] = []
     rows_per_image: list[dict] = []
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
+    metrics = eval_metrics()
     for path, model in zip(paths, models):
         name = path.stem
         for ch, cfg in cfgs.items():
             n_draws = draws if draws is not None else (1 if ch == "awgn" else 4)
-            rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=METRICS,  # type: ignore[arg-type]
+            rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=metrics,  # type: ignore[arg-type]
                             show_progress=show_progress, recon=saver, recon_group=f"{name}/{ch}",
                             desc=f"eval {name} {ch}")
-            for s in summarize(rows, METRICS):
+            for s in summarize(rows, metrics):
                 results.append({"model": name, "channel": ch, "draws": n_draws, **s})
-            rows_per_image += [{"model": name, "channel": ch, **r} for r in per_image(rows, METRICS)]
+            rows_per_image += [{"model": name, "channel": ch, **r} for r in per_image(rows, metrics)]
     table = markdown_table(results)
     if out is not None:
         o = Path(out)

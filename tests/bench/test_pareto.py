@@ -37,6 +37,7 @@ def test_small_sweep_writes_everything(tmp_path: Path, monkeypatch: pytest.Monke
         assert p["latency_ms_p50"] <= p["latency_ms_p90"] <= p["latency_ms_p99"] and p["runs"] >= 2
         assert 0 < p["psnr"] < 100
         assert [i["image"] for i in p["images"]] == ["astronaut"] and abs(p["images"][0]["psnr"] - p["psnr"]) < 1e-9
+        assert 0 < p["flip"] < 1 and p["flip"] == pytest.approx(p["images"][0]["flip"])  # FLIP beside PSNR
     md = write_outputs(res, tmp_path / "out")
     assert "| backend | precision | threads | receiver |" in md and "yes" in md
     assert json.loads((tmp_path / "out/pareto.json").read_text())["meta"]["n_images"] == 1
