@@ -85,3 +85,32 @@ def test_diffusion_train_simulate_and_eval(tmp_path: Path, monkeypatch: pytest.M
     assert main(["simulate", "--model", str(tmp_path / "jscc.pt"), "--denoiser", str(d / "denoiser.pt"),
                  "--steps", "2000"]) == 2
     assert "exceeds the schedule" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("new,old", [
+    (["train", "jscc", "--model", "unrolled", "--out", "x"], ["train", "--model", "unrolled", "--out", "x"]),
+    (["train", "diffusion", "--jscc", "m", "--out", "x"], ["train-diffusion", "--jscc", "m", "--out", "x"]),
+    (["train", "compress", "--base", "m", "--out", "x"], ["train-compress", "--base", "m", "--out", "x"]),
+    (["train", "noma", "--out", "x"], ["train-noma", "--out", "x"]),
+    (["eval", "jscc", "m.pt", "--snr", "0"], ["eval", "m.pt", "--snr", "0"]),
+    (["eval", "diffusion", "--model", "m"], ["eval-diffusion", "--model", "m"]),
+    (["eval", "unrolled", "m.pt"], ["eval-unrolled", "m.pt"]),
+    (["eval", "noma", "s.pt"], ["eval-noma", "s.pt"]),
+])
+def test_command_groups_and_todays_spellings_parse_alike(new: list[str], old: list[str]) -> None:
+    """`jscc-rt train|eval KIND` is the grammar; the older flat spellings stay as aliases with the same options."""
+    from jscc_rt.cli import normalize
+
+    a, b = (vars(build_parser().parse_args(normalize(v))) for v in (new, old))
+    assert a["func"] is b["func"]
+    strip = ("command", "train_command", "eval_command", "func")
+    assert {k: v for k, v in a.items() if k not in strip} == {k: v for k, v in b.items() if k not in strip}
+
+
+def test_group_help_lists_the_kinds(capsys: pytest.CaptureFixture[str]) -> None:
+    for group, kinds in (("train", ("jscc", "diffusion", "compress", "noma")),
+                         ("eval", ("jscc", "diffusion", "unrolled", "noma"))):
+        with pytest.raises(SystemExit):
+            main([group, "--help"])
+        out = capsys.readouterr().out
+        assert all(k in out for k in kinds)

@@ -66,3 +66,10 @@ def test_no_private_name_crosses_a_module() -> None:
     bad = [f"{f}:{line} imports {name} from {mod}" for f, line, mod, names in _imports() for name in names
            if name.startswith("_") and not name.startswith("__")]
     assert bad == []
+
+
+def test_no_module_over_400_lines() -> None:
+    """One concept per file: no module of the package grows past 400 lines."""
+    long = {str(f.relative_to(ROOT.parent)): n for f in ROOT.rglob("*.py")
+            if (n := len(f.read_text().splitlines())) > 400}
+    assert long == {}

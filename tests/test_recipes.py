@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jscc_rt.cli import build_parser
+from jscc_rt.cli import build_parser, normalize
 from jscc_rt.models.registry import WEIGHTS_DIR, shipped_weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def test_every_shipped_weight_has_its_training_command(name: str) -> None:
     assert f"train-{name}" in recipes, f"no `make train-{name}` in train/recipes.mk"
     argv = shlex.split(recipes[f"train-{name}"])
     assert argv[0] == "$(BIN)/jscc-rt"
-    args = build_parser().parse_args(argv[1:])  # a valid command line of today's CLI
+    args = build_parser().parse_args(normalize(argv[1:]))  # a valid command line of today's CLI
     section = re.search(rf"## `{re.escape(name)}\.pt`\n((?:.*\n)*?)(?=## |\Z)", TRAINING).group(1)
     doc = re.search(r"- command[^`]*: `(jscc-rt [^`]*)`", section)
     if doc is None:  # e.g. the consistency student: "same run as ..."

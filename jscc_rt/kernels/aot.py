@@ -11,11 +11,8 @@ constant). This module finds the specializations the host wrappers really launch
    Sizes are multiples of 16 (latents of a multiple of 16 reals), ``seed`` is not; distinct specializations
    are compiled once.
 2. Compile: ``triton.compile(ASTSource(...), target=GPUTarget("cuda", capability, 32))``: no driver, no device.
-3. Inspect: registers, stack and local memory (``cuobjdump -res-usage`` on Triton's cubin), spill stores / loads
-   (Triton's bundled ``ptxas -v`` run again on the PTX with Triton's flags), shared memory and warps (the compiled
-   kernel's metadata), and the width of every global load / store in the SASS (``cuobjdump -sass``): ``LDG.E.128``
-   and ``LDG.E.64`` are vector loads, ``LDG.E`` a 32-bit and ``LDG.E.U16`` a 16-bit scalar load; ``LDL``/``STL``
-   (local memory: spills) are counted too.
+3. Inspect (:mod:`jscc_rt.kernels.sass`): registers, spills, stack / local / shared memory, warps, and the width of
+   every global load / store in the SASS (``LDG.E.128`` / ``.64`` are vector loads).
 
 :func:`compile_variants` writes ``compile.json`` and ``compile.md`` (and, unless ``artifacts=False``, each
 variant's PTX, cubin and SASS under ``<out>/<arch>/``); ``jscc-rt kernels compile`` is its command line. Under
@@ -28,7 +25,6 @@ import importlib
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,7 +36,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 
 from jscc_rt._progress import progress
-from jscc_rt.kernels.dispatch import KERNEL_CASES, KERNEL_DTYPES, KernelUnavailable
+from jscc_rt.kernels.aot_report import markdown
+from jscc_rt.kernels.dispatch import KERNEL_CASES, KERNEL_DTYPES
+from jscc_rt.kernels.sass import AotCompileError, inspect_kernel, nvidia_tools
 
 #: Architectures this tool compiles for (name -> compute capability); the default is Hopper and RTX 50-series.
 ARCHS: dict[str, int] = {"sm_80": 80, "sm_86": 86, "sm_89": 89, "sm_90": 90, "sm_100": 100, "sm_120": 120}
@@ -57,13 +55,6 @@ _BATCH, _SYMBOLS, _LATENT, _STEPS, _SEED = 2, 1024, (4, 16, 16), 1000, 12345
 
 _lock = threading.Lock()
 
-
-class AotCompileError(KernelUnavailable):
-    """Ahead-of-time compilation cannot run: an unknown architecture, kernel or dtype, or triton / ptxas missing."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 1. enumerate the launches
 
 
 def _example_call(op: str, case: Mapping[str, Any], dtype: torch.dtype) -> tuple[tuple, dict]:
@@ -163,9 +154,6 @@ def launches(ops: Iterable[str] | None = None, dtypes: Iterable[str] | None = No
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# 2. specialize and compile
-
 
 def _import_triton() -> Any:
     try:
@@ -214,115 +202,6 @@ def _check_archs(archs: Sequence[str]) -> list[str]:
         raise AotCompileError(f"unknown arch {', '.join(map(repr, bad)) or '(none given)'}; "
                               f"valid: {', '.join(ARCHS)}")
     return list(dict.fromkeys(archs))
-
-
-def _tools(cap: int) -> dict[str, str]:
-    """Paths of the ptxas Triton uses for ``cap`` and of cuobjdump; clear errors when missing."""
-    try:
-        from triton import knobs
-        from triton.backends.nvidia import compiler as nv
-    except ImportError as e:
-        raise AotCompileError(f"triton's NVIDIA backend is missing ({e}); pip install 'jscc-rt[dev]'") from None
-    out = {}
-    for what, get in (("ptxas", lambda: nv.get_ptxas(cap)), ("cuobjdump", lambda: knobs.nvidia.cuobjdump)):
-        try:
-            tool = get()
-        except RuntimeError as e:
-            raise AotCompileError(
-                f"{what} for sm_{cap} not found ({e}): Triton's bundled binary is missing; reinstall triton "
-                f"(pip install 'jscc-rt[dev]') or set $TRITON_{what.upper()}_PATH (ptxas for sm_90+: "
-                f"$TRITON_PTXAS_BLACKWELL_PATH) to a CUDA >= 12.8 {what}") from None
-        out[what], out[what + "_version"] = tool.path, tool.version
-    return out
-
-
-def _run(cmd: list[str]) -> str:
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AotCompileError(f"{Path(cmd[0]).name} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[:500]}")
-    return r.stdout + r.stderr
-
-
-_MEM_OP = re.compile(r"(?<![\w.])(LDG|STG|LDL|STL)((?:\.[A-Z0-9]+)*)(?=\s)")
-
-
-def _width(mnemonic: str) -> int:
-    """Bits moved per thread by an ``LDG``/``STG`` (``.64``/``.128``/``.256``; ``.U8``/``.S16``...; else 32)."""
-    for part in mnemonic.split(".")[1:]:
-        if part in ("64", "128", "256"):
-            return int(part)
-        if part in ("U8", "S8"):
-            return 8
-        if part in ("U16", "S16"):
-            return 16
-    return 32
-
-
-def sass_memory_ops(sass: str) -> dict[str, dict[str, int]]:
-    """Counts of each global load / store and local-memory mnemonic in SASS text.
-
-    ``{"loads": {"LDG.E.128": 4, ...}, "stores": {"STG.E.128": 2}, "local": {"STL": 1, "LDL": 2}}``.
-    """
-    out: dict[str, dict[str, int]] = {"loads": {}, "stores": {}, "local": {}}
-    for line in sass.splitlines():
-        m = _MEM_OP.search(line)
-        if m:
-            d = out[{"LDG": "loads", "STG": "stores"}.get(m.group(1), "local")]
-            d[m.group(0)] = d.get(m.group(0), 0) + 1
-    return out
-
-
-def parse_ptxas(log: str) -> dict[str, int]:
-    """Registers, stack frame and spill bytes from ``ptxas -v`` output."""
-    regs = re.search(r"Used (\d+) registers", log)
-    fr = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", log)
-    if not regs or not fr:
-        raise AotCompileError(f"could not read registers / spills from ptxas -v output: {log.strip()[:300]}")
-    return {"registers": int(regs.group(1)), "stack_bytes": int(fr.group(1)), "spill_stores": int(fr.group(2)),
-            "spill_loads": int(fr.group(3))}
-
-
-def parse_res_usage(text: str) -> dict[str, int]:
-    """``REG``, ``STACK``, ``SHARED`` and ``LOCAL`` from ``cuobjdump -res-usage`` output."""
-    m = re.search(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)", text)
-    if not m:
-        raise AotCompileError(f"could not read cuobjdump -res-usage output: {text.strip()[:300]}")
-    return dict(zip(("REG", "STACK", "SHARED", "LOCAL"), map(int, m.groups())))
-
-
-def _inspect(ck: Any, opts: Any, target_name: str, tools: dict[str, str], keep: Path | None) -> dict:
-    """Resource usage and load / store widths of one compiled kernel (``ck``: Triton's CompiledKernel)."""
-    with tempfile.TemporaryDirectory() as td:
-        base = keep if keep is not None else Path(td) / "kernel"
-        base.parent.mkdir(parents=True, exist_ok=True)
-        ptx, cubin = Path(f"{base}.ptx"), Path(f"{base}.cubin")
-        ptx.write_text(ck.asm["ptx"])
-        cubin.write_bytes(ck.asm["cubin"])
-        # ptxas -v on the same PTX with Triton's flags (make_cubin): the registers and spills of the kernel it built
-        fmad = [] if opts.enable_fp_fusion else ["--fmad=false"]
-        extra = opts.ptx_options.split(" ") if opts.ptx_options else []
-        log = _run([tools["ptxas"], "-lineinfo", *fmad, "-v", "--regAllocOptLevel=2", *extra,
-                    f"--gpu-name={target_name}", str(ptx), "-o", str(Path(td) / "check.cubin")])
-        usage = parse_ptxas(log)
-        res = parse_res_usage(_run([tools["cuobjdump"], "-res-usage", str(cubin)]))
-        sass_text = _run([tools["cuobjdump"], "-sass", str(cubin)])
-        if keep is not None:
-            Path(f"{base}.sass").write_text(sass_text)
-    mem = sass_memory_ops(sass_text)
-    lw = sorted({_width(k) for k in mem["loads"]})
-    sw = sorted({_width(k) for k in mem["stores"]})
-    row = {
-        "registers": res["REG"], "spills": usage["spill_stores"] + usage["spill_loads"],
-        "spill_stores": usage["spill_stores"], "spill_loads": usage["spill_loads"],
-        "stack_bytes": res["STACK"], "local_bytes": res["LOCAL"], "local_ops": mem["local"],
-        "shared_bytes": int(ck.metadata.shared),
-        "num_warps": int(ck.metadata.num_warps),
-        "vectorized_loads": any(w >= 64 for w in lw), "load_widths": lw, "loads": mem["loads"],
-        "vectorized_stores": any(w >= 64 for w in sw), "store_widths": sw, "stores": mem["stores"],
-    }
-    if usage["registers"] != res["REG"]:
-        row["ptxas_registers"] = usage["registers"]
-    return row
 
 
 def _variant(jit: Any, dtype: str, constexprs: dict) -> dict:
@@ -418,7 +297,7 @@ def compile_variants(
     from triton.backends.nvidia.compiler import sm_arch_from_capability
     from triton.compiler import ASTSource, make_backend
 
-    tools = {a: _tools(ARCHS[a]) for a in archs}
+    tools = {a: nvidia_tools(ARCHS[a]) for a in archs}
     ops, keep = _resolve_kernels(kernels)
     if _interpreter_active():
         if _child_process:
@@ -457,7 +336,7 @@ def compile_variants(
         tname = sm_arch_from_capability(ARCHS[arch])
         kept = out / arch / _slug(x["kernel"], variant) if (out is not None and artifacts) else None
         row = {"op": x["op"], "kernel": x["kernel"], "variant": variant, "arch": arch, "target": tname}
-        row.update(_inspect(ck, opts, tname, tools[arch], kept))
+        row.update(inspect_kernel(ck, opts, tname, tools[arch], kept))
         row["signature"] = _signature(jit, sig, attrs)
         if kept is not None:
             row["files"] = {e: str(kept.parent / f"{kept.name}.{e}") for e in ("ptx", "cubin", "sass")}
@@ -517,68 +396,3 @@ def _child_main() -> int:
         return 2
     res.write_text(json.dumps({"rows": rows}))
     return 0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 3. report
-
-
-def _range(vals: list[int]) -> str:
-    return f"{min(vals)}" if min(vals) == max(vals) else f"{min(vals)}-{max(vals)}"
-
-
-def summary(rows: list[dict]) -> list[dict]:
-    """Per (op, kernel, arch): variant count, register range, max spills / shared, vectorized loads, widths."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["op"], r["kernel"], r["arch"]), []).append(r)
-    out = []
-    for (op, kernel, arch), rs in groups.items():
-        nvec = sum(r["vectorized_loads"] for r in rs)
-        out.append({
-            "op": op, "kernel": kernel, "arch": arch, "variants": len(rs),
-            "registers": _range([r["registers"] for r in rs]), "max_spills": max(r["spills"] for r in rs),
-            "max_shared_bytes": max(r["shared_bytes"] for r in rs),
-            "vectorized_loads": "yes" if nvec == len(rs) else "no" if nvec == 0 else f"{nvec}/{len(rs)}",
-            "load_widths": sorted({w for r in rs for w in r["load_widths"]}),
-            "store_widths": sorted({w for r in rs for w in r["store_widths"]}),
-        })
-    return out
-
-
-def _fmt_variant(v: dict) -> str:
-    return ", ".join(f"{k}={int(x) if isinstance(x, bool) else x}" for k, x in v.items() if k != "dtype")
-
-
-def summary_markdown(rows: list[dict]) -> str:
-    """The per-kernel summary table of :func:`summary`."""
-    lines = ["| op | kernel | arch | variants | registers | max spills (B) | max shared (B) | vectorized loads "
-             "| load widths | store widths |", "|---|---|---|---:|---:|---:|---:|---|---|---|"]
-    for s in summary(rows):
-        lines.append(f"| {s['op']} | `{s['kernel']}` | {s['arch']} | {s['variants']} | {s['registers']} | "
-                     f"{s['max_spills']} | {s['max_shared_bytes']} | {s['vectorized_loads']} | "
-                     f"{', '.join(map(str, s['load_widths']))} | {', '.join(map(str, s['store_widths']))} |")
-    return "\n".join(lines)
-
-
-def markdown(rows: list[dict], meta: Mapping[str, Any] | None = None) -> str:
-    """``compile.md``: the per-kernel summary, then one line per (variant, arch)."""
-    lines = ["# Triton kernels compiled ahead of time", ""]
-    if meta:
-        tools = "; ".join(f"{a}: ptxas {t.get('ptxas_version')}, cuobjdump {t.get('cuobjdump_version')}"
-                          for a, t in meta.get("tools", {}).items())
-        lines += [f"Triton {meta.get('triton')} ({tools}). Specialization: {meta.get('specialization')}.", ""]
-    lines += ["Registers from `cuobjdump -res-usage`, spills from `ptxas -v` (bytes), shared memory from Triton's "
-              "metadata. Vectorized = a global load of >= 64 bits per thread (`LDG.E.64`/`.128`) in the SASS; "
-              "widths in bits.", "", summary_markdown(rows), ""]
-    lines += ["| kernel | dtype | constexprs | arch | regs | spills (B) | shared (B) | warps | vectorized | "
-              "loads (SASS) | stores (SASS) | local (SASS) |", "|---|---|---|---|---:|---:|---:|---:|---|---|---|---|"]
-    for r in rows:
-        def ops(d: dict) -> str:
-            return ", ".join(f"{k} x{n}" for k, n in sorted(d.items())) or "-"
-
-        lines.append(f"| `{r['kernel']}` | {r['variant']['dtype']} | {_fmt_variant(r['variant'])} | {r['arch']} | "
-                     f"{r['registers']} | {r['spills']} | {r['shared_bytes']} | {r['num_warps']} | "
-                     f"{'yes' if r['vectorized_loads'] else 'no'} | {ops(r['loads'])} | {ops(r['stores'])} | "
-                     f"{ops(r['local_ops'])} |")
-    return "\n".join(lines)

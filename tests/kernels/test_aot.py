@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("triton")
 
-from jscc_rt.cli import _add_kernels, main  # noqa: E402
+from jscc_rt.cli import kernels as kernels_cli, main  # noqa: E402
+from jscc_rt.kernels import sass  # noqa: E402
 from jscc_rt.kernels import aot  # noqa: E402
 from jscc_rt.kernels.dispatch import KERNEL_CASES, KERNEL_DTYPES, KernelUnavailable  # noqa: E402
 
@@ -44,7 +45,7 @@ def test_one_variant_per_kernel_compiles_for_sm120(sm120):
         assert r["spills"] == 0 and r["spill_stores"] == 0 and r["spill_loads"] == 0, r
         assert r["num_warps"] > 0 and r["shared_bytes"] >= 0
         assert r["variant"]["dtype"] == "float16" and "BLOCK" in r["variant"]
-        assert set(r["load_widths"]) == {aot._width(m) for m in r["loads"]} and r["loads"]
+        assert set(r["load_widths"]) == {sass.access_width(m) for m in r["loads"]} and r["loads"]
         assert r["vectorized_loads"] == any(w >= 64 for w in r["load_widths"])
         assert all(t.split(":")[0] in ("*fp16", "*fp32", "*i64", "i32", "fp32") for t in r["signature"].values())
         for f in r["files"].values():
@@ -80,7 +81,7 @@ def test_every_constexpr_combination_is_enumerated():
 
 
 def test_sass_and_tool_output_parsing():
-    sass = """
+    text = """
         /*3ba0*/              @!P2 LDG.E.128 R24, desc[UR6][R44.64] ;     /* 0x000000062c18a981 */
         /*3bb0*/                   LDG.E.U16 R2, desc[UR6][R4.64+0x2] ;   /* 0x0000000604027981 */
         /*3bc0*/                   LDG.E.64.CONSTANT R6, desc[UR6][R4.64] ;
@@ -89,14 +90,14 @@ def test_sass_and_tool_output_parsing():
         /*3bf0*/                   STL [R1], R0 ;
         /*3c00*/                   STG.E.U16 desc[UR6][R8.64], R3 ;
     """
-    ops = aot.sass_memory_ops(sass)
+    ops = sass.sass_memory_ops(text)
     assert ops == {"loads": {"LDG.E.128": 1, "LDG.E.U16": 1, "LDG.E.64.CONSTANT": 1, "LDG.E": 1},
                    "stores": {"STG.E.U16": 1}, "local": {"STL": 1}}
-    assert [aot._width(m) for m in ops["loads"]] == [128, 16, 64, 32]
+    assert [sass.access_width(m) for m in ops["loads"]] == [128, 16, 64, 32]
     log = ("ptxas info    : Function properties for k\n    8 bytes stack frame, 4 bytes spill stores, "
            "8 bytes spill loads\nptxas info    : Used 96 registers, used 0 barriers\n")
-    assert aot.parse_ptxas(log) == {"registers": 96, "stack_bytes": 8, "spill_stores": 4, "spill_loads": 8}
-    res = aot.parse_res_usage(" Function k:\n  REG:80 STACK:0 SHARED:0 LOCAL:0 CONSTANT[0]:976 TEXTURE:0\n")
+    assert sass.parse_ptxas(log) == {"registers": 96, "stack_bytes": 8, "spill_stores": 4, "spill_loads": 8}
+    res = sass.parse_res_usage(" Function k:\n  REG:80 STACK:0 SHARED:0 LOCAL:0 CONSTANT[0]:976 TEXTURE:0\n")
     assert res == {"REG": 80, "STACK": 0, "SHARED": 0, "LOCAL": 0}
 
 
@@ -128,7 +129,7 @@ def test_triton_or_ptxas_missing(tmp_path, monkeypatch):
 def _kernels_cli(argv: list[str]) -> int:
     """``jscc-rt kernels ...`` through its own parser block (independent of the other commands' imports)."""
     p = argparse.ArgumentParser(prog="jscc-rt")
-    _add_kernels(p.add_subparsers(dest="command", required=True))
+    kernels_cli.add(p.add_subparsers(dest="command", required=True))
     a = p.parse_args(argv)
     return a.func(a)
 

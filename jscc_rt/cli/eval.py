@@ -1,0 +1,111 @@
+"""``jscc-rt eval jscc|diffusion|unrolled|noma`` (today's spellings ``eval``, ``eval-diffusion``,
+``eval-unrolled`` and ``eval-noma`` stay as aliases)."""
+from __future__ import annotations
+
+import argparse
+
+from jscc_rt.cli.common import add_decoder_snr, add_image_args, emit
+
+#: ``jscc-rt eval KIND``: what each kind reports.
+KINDS = {"jscc": "PSNR / SSIM / MS-SSIM / FLIP vs SNR tables, per-image rows and a plot for trained models",
+         "diffusion": "decoder alone vs DDIM / consistency receivers vs a pure-noise start",
+         "unrolled": "model-based receiver: learned step sizes and PSNR per iteration",
+         "noma": "NOMA: each user's PSNR vs SNR and power split (students vs teacher)"}
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate: " + " | ".join(KINDS))
+    kinds = p.add_subparsers(dest="eval_command", required=True, metavar="KIND")
+    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "unrolled": _add_unrolled, "noma": _add_noma}
+    for kind, help_ in KINDS.items():
+        adders[kind](kinds.add_parser(kind, help=help_))
+    for kind in ("diffusion", "unrolled", "noma"):  # today's spellings
+        adders[kind](sub.add_parser(f"eval-{kind}", help=f"= jscc-rt eval {kind}"))
+
+
+def _add_jscc(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoints", nargs="+", help="model .pt files (or names of shipped weights, e.g. deepjscc-1_16)")
+    p.add_argument("--data", default=None, help="any image folder (the set is named after it; 'kodak' for exactly "
+                   "kodim01..24) or a root holding kodak/ (default: $JSCC_DATA, else embedded images)")
+    add_image_args(p)
+    p.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0, 5.0, 10.0, 15.0, 20.0])
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), nargs="+", default=["awgn", "rayleigh"])
+    p.add_argument("--draws", type=int, default=None, help="channel draws per image (default 1 AWGN, 4 Rayleigh)")
+    p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="folder for results.json, table.md and psnr_vs_snr.png")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_jscc)
+
+
+def _cmd_jscc(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.report import run_eval
+
+    table = run_eval(a.checkpoints, data=a.data, snrs=a.snr, channels=a.channel, draws=a.draws,
+                     equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress,
+                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels)
+    print(table)
+    return 0
+
+
+def _add_diffusion(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="JSCC checkpoint or shipped name")
+    p.add_argument("--denoiser", default=None)
+    p.add_argument("--consistency", default=None)
+    p.add_argument("--data", default=None, help="any image folder or a root holding kodak/ (default: $JSCC_DATA, "
+                   "else embedded images)")
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
+    p.add_argument("--ddim-steps", type=int, nargs="*", default=[1, 2, 4, 8, 16, 50])
+    p.add_argument("--cm-steps", type=int, nargs="*", default=[1, 2, 4])
+    p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
+    add_decoder_snr(p)
+    add_image_args(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="write diffusion.json and diffusion.md here")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_diffusion)
+
+
+def _cmd_diffusion(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.diffusion_eval import diffusion_markdown, run_diffusion_eval
+
+    rows = run_diffusion_eval(a.model, a.denoiser, a.consistency, data=a.data, snrs=a.snr, ddim_steps=a.ddim_steps,
+                              cm_steps=a.cm_steps, noise_start_steps=a.noise_start_steps, channel=a.channel,
+                              max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
+                              show_progress=not a.no_progress, max_pixels=a.max_pixels, save_recon=a.save_recon,
+                              out=a.out)
+    return emit(a.out, "diffusion", rows, diffusion_markdown(rows))
+
+
+def _add_unrolled(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default=None)
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 10.0, 20.0])
+    p.add_argument("--out", default=None, help="write unrolled.json, unrolled.md and unrolled.png here")
+    p.set_defaults(func=_cmd_unrolled)
+
+
+def _cmd_unrolled(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.unrolled_report import run_unrolled_report
+
+    print(run_unrolled_report(a.checkpoint, a.data, a.snr, a.out))
+    return 0
+
+
+def _add_noma(p: argparse.ArgumentParser) -> None:
+    p.add_argument("students", nargs="+", help="train-noma model.pt files")
+    p.add_argument("--teacher", default=None, help="single-user reference to evaluate beside")
+    p.add_argument("--data", default=None)
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0, 20.0])
+    p.add_argument("--split", type=float, nargs="+", default=[0.7, 0.8, 0.9], help="user 1's power share a1")
+    p.add_argument("--channel", default="awgn", choices=["awgn", "rayleigh"])
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=_cmd_noma)
+
+
+def _cmd_noma(a: argparse.Namespace) -> int:
+    from jscc_rt.eval.noma_report import run_noma_report
+
+    print(run_noma_report(a.students, a.teacher, a.data, a.snr, a.split, a.channel, a.out))
+    return 0

@@ -1,0 +1,139 @@
+"""``jscc-rt train jscc|diffusion|compress|noma`` (today's spellings ``train``, ``train-diffusion``,
+``train-compress`` and ``train-noma`` stay as aliases)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from jscc_rt.cli.common import add_config_options, add_precision_args, config_from_args
+
+#: ``jscc-rt train KIND``: what each kind trains.
+KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumable, bf16 on CPU, torchrun DDP)",
+         "diffusion": "the latent denoiser and its consistency student for a JSCC model",
+         "compress": "VAE bandwidth compression (2x / 4x fewer channel uses) on a VAE-JSCC",
+         "noma": "a two-user NOMA student from a single-user teacher, with or without distillation"}
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model: " + " | ".join(KINDS))
+    kinds = p.add_subparsers(dest="train_command", required=True, metavar="KIND")
+    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "compress": _add_compress, "noma": _add_noma}
+    for kind, help_ in KINDS.items():
+        adders[kind](kinds.add_parser(kind, help=help_))
+    for kind in ("diffusion", "compress", "noma"):  # today's spellings
+        adders[kind](sub.add_parser(f"train-{kind}", help=f"= jscc-rt train {kind}"))
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    add_precision_args(p)
+    p.add_argument("--out", required=True, help="output folder (checkpoint, config, log, val_curve.png)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _add_jscc(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.train.config import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", choices=("deepjscc", "vae", "unrolled"), default=d.model)
+    p.add_argument("--ratio", default=d.ratio, help="bandwidth ratio k/n, e.g. 1/16 or 1/6")
+    p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--val-data", default=None, help="Kodak folder or data root for validation")
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default=d.channel)
+    add_config_options(p, TrainConfig, ("width", "downsample", "crop", "batch_size", "steps", "warmup", "seed",
+                                        "val_every", "val_images", "ckpt_every", "threads", "unroll_iters", "lr",
+                                        "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"))
+    p.add_argument("--arch", choices=("gdn", "res"), default=d.arch, help="deepjscc/vae: GDN or residual blocks")
+    p.add_argument("--upsample", choices=("deconv", "subpixel"), default=d.upsample,
+                   help="decoder upsampling: transposed convs or sub-pixel convs (run in bf16/int8 on every backend)")
+    p.add_argument("--scale", type=float, default=d.scale,
+                   help="resize the training photos by this factor first (0.6 frames them like Kodak)")
+    p.add_argument("--init", default=None, help="start from these weights (same architecture; path or shipped name)")
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="EMA decay of the weights that are validated and saved as model.pt (0 = raw weights; "
+                        "warm-up min(decay, (1+n)/(10+n)) at step n); the raw weights stay in train_state.pt")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when available (cuda:LOCAL_RANK under torchrun), else CPU")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (same flags; bit-exact on the same machine)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many total steps with a checkpoint (continue later with --resume)")
+    _run_options(p)
+    p.set_defaults(func=_cmd_jscc)
+
+
+def _cmd_jscc(a: argparse.Namespace) -> int:
+    from jscc_rt.train import TrainConfig, train
+
+    res = train(config_from_args(TrainConfig, a), a.out, resume=a.resume, show_progress=not a.no_progress,
+                stop_after=a.stop_after)
+    if "rank" not in res:  # under torchrun only rank 0 reports
+        run = ("step", "steps_per_s", "precision", "channels_last", "ema", "world_size")
+        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},
+                          **{k: res[k] for k in run}}))
+    return 0
+
+
+def _add_diffusion(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.train.diffusion import DiffusionTrainConfig
+
+    p.add_argument("--jscc", required=True, help="JSCC checkpoint (or shipped name) whose encoder makes the latents")
+    p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
+    p.add_argument("--schedule", choices=("linear", "cosine"), default=DiffusionTrainConfig().schedule)
+    add_config_options(p, DiffusionTrainConfig, ("crop", "n_latents", "latent_crop", "batch_size", "steps", "width",
+                                                 "cd_steps", "cd_grid", "seed", "threads", "lr", "snr_min_db",
+                                                 "snr_max_db", "p_full_range", "cd_ema", "cd_lr"))
+    _run_options(p)
+    p.set_defaults(func=_cmd_diffusion)
+
+
+def _cmd_diffusion(a: argparse.Namespace) -> int:
+    from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
+
+    print(json.dumps(train_diffusion(config_from_args(DiffusionTrainConfig, a), a.out,
+                                     show_progress=not a.no_progress)))
+    return 0
+
+
+def _add_compress(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.train.compress import CompressTrainConfig
+
+    p.add_argument("--base", required=True, help="trained VAE-JSCC checkpoint (frozen; path or shipped name)")
+    p.add_argument("--factor", type=int, choices=(2, 4), default=CompressTrainConfig().factor)
+    p.add_argument("--data", default=None)
+    p.add_argument("--val-data", default=None)
+    add_config_options(p, CompressTrainConfig, ("width", "crop", "batch_size", "steps", "seed", "val_every",
+                                                "val_images", "threads", "lr", "lambda_mse", "gamma_kl", "snr_min_db",
+                                                "snr_max_db"))
+    _run_options(p)
+    p.set_defaults(func=_cmd_compress)
+
+
+def _cmd_compress(a: argparse.Namespace) -> int:
+    from jscc_rt.train.compress import CompressTrainConfig, train_compress
+
+    val = train_compress(config_from_args(CompressTrainConfig, a), a.out, show_progress=not a.no_progress)
+    print(json.dumps({"out": a.out, "val": val}))
+    return 0
+
+
+def _add_noma(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.train.noma import NOMATrainConfig
+
+    p.add_argument("--teacher", default=NOMATrainConfig().teacher, help="single-user JSCC checkpoint (or shipped name)")
+    p.add_argument("--no-sic", dest="sic", action="store_false", help="user 2 treats user 1 as noise")
+    p.add_argument("--no-kd", action="store_true", help="train without distillation (kd weights 0)")
+    p.add_argument("--data", default=None)
+    p.add_argument("--val-data", default=None)
+    add_config_options(p, NOMATrainConfig, ("crop", "batch_size", "steps", "seed", "val_every", "val_images",
+                                            "threads", "lr", "kd_feature", "kd_output", "snr_min_db", "snr_max_db",
+                                            "a1_min", "a1_max"))
+    _run_options(p)
+    p.set_defaults(func=_cmd_noma)
+
+
+def _cmd_noma(a: argparse.Namespace) -> int:
+    from jscc_rt.train.noma import NOMATrainConfig, train_noma
+
+    cfg = config_from_args(NOMATrainConfig, a, **({"kd_feature": 0.0, "kd_output": 0.0} if a.no_kd else {}))
+    print(json.dumps(train_noma(cfg, a.out, show_progress=not a.no_progress)))
+    return 0
