@@ -37,11 +37,43 @@ def _view(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return v.to(x.dtype).view((-1,) + (1,) * (x.ndim - 1))
 
 
+def plan_steps(start_step: torch.Tensor, n: int) -> torch.Tensor:
+    """``(n + 1, B)``: ``n`` steps evenly spaced from each sample's ``start_step`` ``(B,)`` down (``u, u(n-1)/n, ...,
+    u/n``), then ``-1`` (clean data). A sample with ``u <= 0`` (already at or above the clean level) takes no step:
+    all ``-1``. Export-safe for a Python ``n``; the eager samplers and the exported receiver graph share it."""
+    uc = start_step.clamp(min=0)
+    ts = torch.stack([uc * (1.0 - i / n) for i in range(n)] + [torch.full_like(uc, -1.0)])
+    return torch.where(start_step.unsqueeze(0) <= 0, torch.full_like(ts, -1.0), ts)
+
+
+def ddim_coefficients(ab_t: torch.Tensor, ab_prev: torch.Tensor, t: torch.Tensor,
+                      eta: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(a, b, sigma)`` ``(B,)`` of the DDIM update ``x_prev = a x + b eps + sigma z`` from ``alpha_bar`` at the
+    step ``t`` and at the next (lower) step; samples with ``t < 0`` pass through (``a = 1``, ``b = sigma = 0``).
+    ``eta = 0`` is deterministic DDIM (``sigma = 0``), ``eta = 1`` ancestral DDPM."""
+    if eta > 0:
+        sigma = eta * torch.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).nan_to_num(0.0)
+    else:
+        sigma = torch.zeros_like(ab_t)
+    a = torch.sqrt(ab_prev / ab_t)
+    b = torch.sqrt((1 - ab_prev - sigma**2).clamp(min=0)) - torch.sqrt(ab_prev * (1 - ab_t) / ab_t)
+    done = t < 0
+    return torch.where(done, 1.0, a), torch.where(done, 0.0, b), torch.where(done, 0.0, sigma)
+
+
+def consistency_coefficients(ab_prev: torch.Tensor, t_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(a, c)`` ``(B,)`` of the multistep consistency update ``x_prev = a x0 + c z``: re-noise the ``x0`` estimate
+    to the next planned level; after the last step (``t_prev < 0``) ``x0`` itself (``a = 1``, ``c = 0``)."""
+    last = t_prev < 0
+    return torch.where(last, 1.0, torch.sqrt(ab_prev)), torch.where(last, 0.0, torch.sqrt(1 - ab_prev))
+
+
 class _Base:
     def __init__(self, schedule: NoiseSchedule, *, impl: str | None = None) -> None:
         self.schedule = schedule
         self.impl = impl
         self.timesteps: torch.Tensor | None = None  # (n, B) float64, descending per column
+        self._final: torch.Tensor | None = None  # (B,) the step after the last planned one: -1
         self._i = 0
 
     def set_timesteps(self, num_inference_steps: int, start_step: torch.Tensor) -> None:
@@ -56,10 +88,8 @@ class _Base:
         u = start_step.to(torch.float64)
         if bool((u < -1).any()) or bool((u > t_max).any()):
             raise JsccInputError(f"start steps must lie in [-1, {t_max}], got [{float(u.min())}, {float(u.max())}]")
-        frac = torch.linspace(1.0, 0.0, num_inference_steps + 1, dtype=torch.float64, device=u.device)[:-1]
-        ts = frac.unsqueeze(1) * u.clamp(min=0).unsqueeze(0)  # (n, B): u ... u/n
-        # Samples already at (or above) clean level take no steps: mark with -1.
-        self.timesteps = torch.where(u.unsqueeze(0) <= 0, torch.full_like(ts, -1.0), ts)
+        plan = plan_steps(u, num_inference_steps)  # (n + 1, B), the last row -1
+        self.timesteps, self._final = plan[:-1], plan[-1]
         self._i = 0
 
     @property
@@ -68,9 +98,7 @@ class _Base:
 
     def _next_t(self) -> torch.Tensor:
         assert self.timesteps is not None
-        if self._i + 1 < self.timesteps.shape[0]:
-            return self.timesteps[self._i + 1]
-        return torch.full_like(self.timesteps[0], -1.0)
+        return self.timesteps[self._i + 1] if self._i + 1 < self.timesteps.shape[0] else self._final
 
     def _check(self, t: torch.Tensor) -> None:
         if self.timesteps is None:
@@ -95,12 +123,8 @@ class DDIMSampler(_Base):
         self._check(timestep)
         t, t_prev = self.timesteps[self._i], self._next_t()  # type: ignore[index]
         ab_t = self.schedule.alpha_bar_at(t)
-        ab_p = self.schedule.alpha_bar_at(t_prev)
-        sigma = self.eta * torch.sqrt((1 - ab_p) / (1 - ab_t) * (1 - ab_t / ab_p)).nan_to_num(0.0)
-        a = torch.sqrt(ab_p / ab_t)
-        b = torch.sqrt((1 - ab_p - sigma**2).clamp(min=0)) - torch.sqrt(ab_p * (1 - ab_t) / ab_t)
+        a, b, sigma = ddim_coefficients(ab_t, self.schedule.alpha_bar_at(t_prev), t, self.eta)
         done = t < 0  # samples with no steps pass through unchanged
-        a, b, sigma = torch.where(done, 1.0, a), torch.where(done, 0.0, b), torch.where(done, 0.0, sigma)
         x0 = (sample - _view(torch.sqrt(1 - ab_t), sample) * model_output) / _view(torch.sqrt(ab_t), sample)
         x0 = torch.where(_view(done, sample).bool(), sample, x0)
         c = _coef(sigma, sample) if self.eta > 0 else None
@@ -124,10 +148,7 @@ class ConsistencySampler(_Base):
              *, generator: torch.Generator | None = None) -> SamplerOutput:
         self._check(timestep)
         t_prev = self._next_t()
-        ab_p = self.schedule.alpha_bar_at(t_prev)
-        last = t_prev < 0
-        a = _coef(torch.where(last, 1.0, torch.sqrt(ab_p)), sample)
-        c = _coef(torch.where(last, 0.0, torch.sqrt(1 - ab_p)), sample)
+        a, c = (_coef(v, sample) for v in consistency_coefficients(self.schedule.alpha_bar_at(t_prev), t_prev))
         zero = torch.zeros_like(a)
         prev = sampler_step(model_output, model_output, a, zero, c, generator=generator, impl=self.impl)
         self._i += 1

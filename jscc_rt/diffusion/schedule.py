@@ -58,18 +58,18 @@ class NoiseSchedule:
         """``(T,)`` float64 cumulative products, strictly decreasing."""
         return torch.cumprod(1 - self.betas(), dim=0)
 
-    def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
-        """``alpha_bar`` at (possibly fractional) steps ``t`` ``(B,)``; ``t = -1`` gives 1 (clean data).
+    def log_alpha_bar_table(self) -> torch.Tensor:
+        """``(T+1,)`` float64 ``log alpha_bar``: index 0 is ``t = -1`` (clean data, log 1 = 0), index ``i+1`` step
+        ``i``. The table :func:`interp_alpha_bar` and :func:`interp_step` read (the exported receiver keeps a
+        float32 copy as a buffer)."""
+        return torch.cat((torch.zeros(1, dtype=torch.float64), torch.log(self.alpha_bar())))
 
-        Between grid steps the log of ``alpha_bar`` is interpolated linearly.
+    def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
+        """``alpha_bar`` at (possibly fractional) steps ``t`` ``(B,)`` float64; ``t = -1`` gives 1 (clean data).
+
+        Between grid steps the log of ``alpha_bar`` is interpolated linearly (:func:`interp_alpha_bar`).
         """
-        ab = self.alpha_bar().to(t.device)
-        log_ab = torch.cat((torch.zeros(1, dtype=ab.dtype, device=ab.device), torch.log(ab)))  # index 0 <-> t=-1
-        pos = (t.to(torch.float64) + 1).clamp(0, self.num_steps)
-        lo = pos.floor().long().clamp(max=self.num_steps)
-        hi = (lo + 1).clamp(max=self.num_steps)
-        w = pos - lo
-        return torch.exp(log_ab[lo] * (1 - w) + log_ab[hi] * w)
+        return interp_alpha_bar(self.log_alpha_bar_table().to(t.device), t.to(torch.float64), self.num_steps)
 
     def step_for_alpha_bar(self, alpha_bar: torch.Tensor, mode: Literal["nearest", "interp"] = "nearest") -> torch.Tensor:
         """Start step for the received noise level: ``(B,)`` long (``"nearest"``) or float64 (``"interp"``).
@@ -88,17 +88,35 @@ class NoiseSchedule:
             return (ab.unsqueeze(0) - a.unsqueeze(1)).abs().argmin(dim=1)
         if mode != "interp":
             raise JsccInputError(f"mode must be 'nearest' or 'interp', got {mode!r}")
-        log_ab = torch.cat((torch.zeros(1, dtype=ab.dtype, device=ab.device), torch.log(ab)))
-        la = torch.log(a).clamp(max=0.0)
-        idx = torch.searchsorted(-log_ab, -la, right=False).clamp(1, self.num_steps)  # log_ab decreasing
-        lo, hi = log_ab[idx - 1], log_ab[idx]
-        frac = (lo - la) / (lo - hi)
-        return (idx - 1).to(torch.float64) + frac - 1.0
+        return interp_step(self.log_alpha_bar_table().to(a.device), a, self.num_steps)
 
     def step_for_snr_db(self, snr_db: torch.Tensor, mode: Literal["nearest", "interp"] = "nearest") -> torch.Tensor:
         """Start step for an (effective) SNR in dB: ``alpha_bar = snr / (1 + snr)``."""
         snr = torch.pow(10.0, snr_db.to(torch.float64) / 10)
         return self.step_for_alpha_bar(snr / (1 + snr), mode)
+
+
+def interp_alpha_bar(log_ab: torch.Tensor, t: torch.Tensor, num_steps: int) -> torch.Tensor:
+    """``alpha_bar`` at fractional steps ``t`` ``(B,)`` from the table ``log_ab`` ``(T+1,)``
+    (:meth:`NoiseSchedule.log_alpha_bar_table`), log-linear between grid steps; ``t`` is clamped to ``[-1, T-1]``.
+    Export-safe (floor, gather, exp) and computed in the dtype of ``t`` / ``log_ab``: the eager samplers (float64)
+    and the exported receiver graph (float32) both call it."""
+    pos = (t + 1).clamp(0, num_steps)
+    lo = torch.floor(pos).clamp(max=num_steps - 1)
+    w = pos - lo
+    i = lo.long()
+    return torch.exp(log_ab[i] * (1 - w) + log_ab[i + 1] * w)
+
+
+def interp_step(log_ab: torch.Tensor, alpha_bar: torch.Tensor, num_steps: int) -> torch.Tensor:
+    """Fractional step ``u`` ``(B,)`` whose interpolated ``alpha_bar`` (:func:`interp_alpha_bar`) equals
+    ``alpha_bar`` ``(B,)``: the SNR-matched start of the reverse process. ``alpha_bar`` above the first grid step
+    gives ``u`` in (-1, 0). Export-safe (a comparison count instead of a sorted search); callers check the range
+    (:meth:`NoiseSchedule.step_for_alpha_bar` raises below the last step)."""
+    la = torch.log(alpha_bar).clamp(max=0.0)
+    idx = (log_ab.unsqueeze(0) > la.unsqueeze(1)).sum(1).clamp(1, num_steps)  # log_ab is decreasing
+    lo, hi = log_ab[idx - 1], log_ab[idx]
+    return (idx - 1).to(la.dtype) + (lo - la) / (lo - hi) - 1.0
 
 
 def to_diffusion(symbols: torch.Tensor, power: float = 1.0) -> torch.Tensor:

@@ -6,7 +6,10 @@
 * :class:`ReceiverGraph`: the whole receiver, one engine: ``received (B,c,h,w)`` (equalized, unbiased symbols in
   latent layout), ``noise_var (B,)`` (effective complex noise variance per symbol, linear), ``snr_db (B,)`` (channel
   SNR the encoder used) ``[, noise (B, N-1, c, h, w)]`` -> ``images``. The SNR-matched start step, the ``alpha_bar``
-  interpolation and ``N`` DDIM (eta = 0) or consistency steps are unrolled in the graph, in float32.
+  interpolation and ``N`` DDIM (eta = 0) or consistency steps are unrolled in the graph, in float32, by the same
+  functions the eager samplers call (:func:`~jscc_rt.diffusion.schedule.interp_step`,
+  :func:`~jscc_rt.diffusion.schedule.interp_alpha_bar`, :func:`~jscc_rt.diffusion.samplers.plan_steps`,
+  :func:`~jscc_rt.diffusion.samplers.ddim_coefficients`, :func:`~jscc_rt.diffusion.samplers.consistency_coefficients`).
 
 Run in PyTorch (the torch runtime), each sampler update goes through :func:`jscc_rt.kernels.sampler_step` (the
 fused Triton kernel on CUDA); while being exported it is written with plain tensor ops, the same arithmetic.
@@ -20,7 +23,8 @@ from torch import nn
 
 from jscc_rt.diffusion.consistency import ConsistencyModel
 from jscc_rt.diffusion.denoiser import LatentDenoiser
-from jscc_rt.diffusion.schedule import NoiseSchedule
+from jscc_rt.diffusion.samplers import consistency_coefficients, ddim_coefficients, plan_steps
+from jscc_rt.diffusion.schedule import NoiseSchedule, interp_alpha_bar, interp_step
 from jscc_rt.kernels.dispatch import sampler_step
 from jscc_rt.models.jscc import JSCCModel
 from jscc_rt.models.noma import TwoUserNOMA
@@ -76,21 +80,13 @@ class ReceiverGraph(nn.Module):
         self.denoiser = denoiser
         self.consistency = isinstance(denoiser, ConsistencyModel)
         self.steps, self.power, self.num_steps = (steps if denoiser is not None else 0), power, schedule.num_steps
-        log_ab = torch.cat((torch.zeros(1, dtype=torch.float64), torch.log(schedule.alpha_bar())))
-        self.register_buffer("log_ab", log_ab.float(), persistent=False)  # index 0 <-> t = -1
+        self.register_buffer("log_ab", schedule.log_alpha_bar_table().float(), persistent=False)  # index 0: t = -1
 
     def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
-        pos = (t + 1).clamp(0, self.num_steps)
-        lo = torch.floor(pos).clamp(max=self.num_steps - 1)
-        w = pos - lo
-        lo_i = lo.long()
-        return torch.exp(self.log_ab[lo_i] * (1 - w) + self.log_ab[lo_i + 1] * w)
+        return interp_alpha_bar(self.log_ab, t, self.num_steps)
 
     def start_step(self, alpha_bar: torch.Tensor) -> torch.Tensor:
-        la = torch.log(alpha_bar)
-        idx = (self.log_ab.unsqueeze(0) > la.unsqueeze(1)).sum(1).clamp(1, self.num_steps)
-        lo, hi = self.log_ab[idx - 1], self.log_ab[idx]
-        return (idx - 1).float() + (lo - la) / (lo - hi) - 1.0
+        return interp_step(self.log_ab, alpha_bar, self.num_steps)
 
     def forward(self, received: torch.Tensor, noise_var: torch.Tensor, snr_db: torch.Tensor,
                 noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -100,20 +96,21 @@ class ReceiverGraph(nn.Module):
             return self.decoder(received, snr_eff_db)
         ab = 1.0 / (1.0 + sigma2)
         x = received * torch.sqrt(ab * (2.0 / self.power)).view(-1, 1, 1, 1)
-        u = self.start_step(ab)
+        plan = plan_steps(self.start_step(ab), self.steps)  # (N + 1, B)
         for i in range(self.steps):
-            t = u * (1.0 - i / self.steps)
-            t_next = u * (1.0 - (i + 1) / self.steps) if i < self.steps - 1 else torch.full_like(u, -1.0)
-            ab_t, ab_p = self.alpha_bar_at(t), self.alpha_bar_at(t_next)
+            t, t_next = plan[i], plan[i + 1]
+            ab_next = self.alpha_bar_at(t_next)
             if self.consistency:
                 x0 = self.denoiser(x, t, snr_db)
-                if i == self.steps - 1:
+                if i == self.steps - 1:  # t_next = -1: the estimate itself
                     x = x0
                 else:
-                    x = _update(x0, x0, torch.sqrt(ab_p), torch.zeros_like(ab_p), torch.sqrt(1 - ab_p), noise[:, i])
+                    a, c = consistency_coefficients(ab_next, t_next)
+                    x = _update(x0, x0, a, torch.zeros_like(a), c, noise[:, i])
             else:
                 eps = self.denoiser(x, t, snr_db)
-                x = _update(x, eps, torch.sqrt(ab_p / ab_t), torch.sqrt(1 - ab_p) - torch.sqrt(ab_p * (1 - ab_t) / ab_t))
+                a, b, _ = ddim_coefficients(self.alpha_bar_at(t), ab_next, t)
+                x = _update(x, eps, a, b)
         cond = snr_eff_db if self.decoder_snr_db is None else torch.full_like(snr_eff_db, self.decoder_snr_db)
         return self.decoder(x * math.sqrt(self.power / 2.0), cond)
 

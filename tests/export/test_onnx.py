@@ -114,3 +114,54 @@ def test_receiver_graph_schedule_math_matches_noise_schedule() -> None:
                                rtol=0, atol=1e-3)  # steps
     t = torch.tensor([-1.0, 0.0, 10.5, 250.25, 998.0])
     torch.testing.assert_close(g.alpha_bar_at(t).double(), sched.alpha_bar_at(t.double()), rtol=1e-5, atol=0)
+
+
+@pytest.fixture(scope="module")
+def shipped_exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped vae-1_16 with its denoiser and consistency student: trained weights, so every step matters."""
+    from jscc_rt.export.onnx_export import export_all
+
+    d = tmp_path_factory.mktemp("shipped")
+    export_all("vae-1_16", "denoiser-vae-1_16", d, steps=(1, 2, 4), consistency="consistency-vae-1_16")
+    return d
+
+
+@pytest.mark.parametrize("sampler,steps", [("ddim", 1), ("ddim", 2), ("ddim", 4), ("consistency", 1),
+                                           ("consistency", 2), ("consistency", 4)])
+def test_exported_receiver_equals_link_with_the_eager_sampler(shipped_exported: Path, sampler: str,
+                                                               steps: int) -> None:
+    """One receiver math: the exported graph (onnxruntime) and the torch ReceiverGraph decode what Link + the eager
+    DiffusionReceiver decodes on the same channel noise and the same re-noising draws. Tensors and tolerances:
+    images max abs diff < 2e-3 (float32 graph vs float64 start step and coefficients in the eager sampler)."""
+    from jscc_rt.channel import ChannelConfig
+    from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
+    from jscc_rt.kernels.dispatch import tx_channel_rx
+    from jscc_rt.models import load_model
+    from jscc_rt.pipeline import Link
+    from jscc_rt.runtime import OnnxRuntimeRunner
+    from jscc_rt.runtime.receiver import graph_from_sidecar
+
+    exported = shipped_exported
+    side = json.loads((exported / f"receiver_{sampler}{steps}.json").read_text())
+    jscc = load_model(side["jscc_checkpoint"]).eval()
+    net = load_model(side["denoiser_checkpoint"], expect="DenoiserConfig").eval()
+    sched = NoiseSchedule(**side["schedule"])
+    rx = DiffusionReceiver(net, sched, ReceiverConfig(sampler=sampler, steps=steps))
+    link = Link(jscc, ChannelConfig("awgn"), receiver=rx, decoder_snr_db=side["decoder_snr_db"])
+    from jscc_rt.data import sample_images
+
+    img, snr = torch.stack([im[:, :64, :96] for _, im in sample_images()[:2]]), torch.tensor([0.0, 7.0])
+    with torch.no_grad():
+        ref = link(img, snr, generator=torch.Generator().manual_seed(5)).images
+        # the same draws, in Link's order: the channel noise, then one re-noising draw per sampler step
+        g = torch.Generator().manual_seed(5)
+        z, _ = jscc.encode_latent(img, snr)
+        eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
+        feeds = {"received": eq.out.reshape(z.shape), "noise_var": 10 ** (-eq.snr_eff_db / 10), "snr_db": snr}
+        if sampler == "consistency" and steps > 1:
+            feeds["noise"] = torch.stack([torch.randn(z.shape, generator=g) for _ in range(steps - 1)], dim=1)
+        graph_out = graph_from_sidecar(side)(*feeds.values())
+    with OnnxRuntimeRunner(exported / f"receiver_{sampler}{steps}.onnx") as r:
+        onnx_out = r.infer(feeds)["images"]
+    assert (graph_out - ref).abs().max() < 2e-3, float((graph_out - ref).abs().max())
+    assert (onnx_out - ref).abs().max() < 2e-3, float((onnx_out - ref).abs().max())
