@@ -1,9 +1,14 @@
-"""The diffusion receiver: denoise the received latent from the SNR-matched step, then decode.
+"""The latent diffusion receiver (eager): denoise the received latent from the SNR-matched step.
 
-``DiffusionReceiver.denoise(x_u, start_step, snr_db)`` runs ``steps`` sampler steps from each sample's start step
-``u`` (``start="matched"``) or from pure noise at ``T-1`` after forward-diffusing the received latent there
-(``start="noise"``, the baseline the matched start must beat). ``steps = 0`` returns ``x_u / sqrt(alpha_bar_u)``
-(the equalized latent, i.e. the JSCC decoder alone).
+``DiffusionReceiver.denoise(x_u, alpha_bar_u, snr_db)`` maps each sample's noise level ``alpha_bar_u`` to its start
+step ``u`` and runs ``steps`` sampler steps from there (``start="matched"``), or from pure noise at ``T-1`` after
+forward-diffusing the received latent there (``start="noise"``, the baseline the matched start must beat).
+``steps = 0`` returns ``x_u / sqrt(alpha_bar_u)`` (the equalized latent, i.e. the JSCC decoder alone).
+
+The three receivers of jscc-rt: this one (the latent denoiser + sampler that :class:`~jscc_rt.pipeline.Link` runs
+in simulation), :class:`~jscc_rt.runtime.graphs.ReceiverGraph` (the deployable whole-receiver graph: start step,
+unrolled sampler and decoder in one ONNX / TensorRT engine, built from the same schedule and sampler functions), and
+:class:`jscc_rt.Receiver` (what a receiver prototype embeds: validation, equalization and one runner).
 """
 from __future__ import annotations
 
