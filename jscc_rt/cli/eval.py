@@ -34,6 +34,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="folder for results.json, table.md and psnr_vs_snr.png")
+    p.add_argument("--published", default=None,
+                   help="anchors JSON (e.g. docs/published/published_kodak.json): plot its curves beside ours, "
+                        "labelled as published")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_jscc)
 
@@ -43,7 +46,7 @@ def _cmd_jscc(a: argparse.Namespace) -> int:
 
     table = run_eval(a.checkpoints, data=a.data, snrs=a.snr, channels=a.channel, draws=a.draws,
                      equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress,
-                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels)
+                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels, published=a.published)
     print(table)
     return 0
 

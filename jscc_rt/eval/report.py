@@ -46,10 +46,17 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_psnr_vs_snr(results: list[dict], path: Path, title: str) -> None:
+def plot_psnr_vs_snr(results: list[dict], path: Path, title: str, published: str | Path | None = None) -> None:
+    """PSNR vs SNR per model and channel; ``published``: an anchors file whose curves for the evaluated channels are
+    drawn grey and labelled "(published)"."""
     from jscc_rt.eval.plots import finish, pyplot
+    from jscc_rt.eval.published import published_psnr_vs_snr
 
     fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
+    for ch in sorted({r["channel"] for r in results}) if published else ():
+        for i, (label, (snr, val)) in enumerate(published_psnr_vs_snr(published, ch).items()):
+            ax.plot(snr, val, color=str(0.35 + 0.15 * i), marker="x", linestyle=":" if ch == "awgn" else "-.",
+                    label=f"(published) {label} ({ch})")
     for (model, ch) in sorted({(r["model"], r["channel"]) for r in results}):
         rs = sorted((r for r in results if r["model"] == model and r["channel"] == ch), key=lambda r: r["snr_db"])
         ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o",
@@ -71,6 +78,7 @@ def run_eval(
     max_images: int | None = None,
     save_recon: int = 0,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    published: str | None = None,
 ) -> str:
     """Evaluate each checkpoint on each channel; returns the markdown table (and writes files into ``out``).
 
@@ -80,12 +88,17 @@ def run_eval(
     at most ``max_pixels`` pixels) is checked before the first image runs. ``out/results.json`` holds the per-SNR
     means (``results``) and one row per image, SNR, model and channel (``per_image``: name, size HxW, PSNR, SSIM,
     MS-SSIM); ``save_recon`` N writes the N worst and N best reconstructions by PSNR (first channel draw) and
-    original | reconstruction strips to ``out/recon/<model>/<channel>/snr<SNR>dB/``.
+    original | reconstruction strips to ``out/recon/<model>/<channel>/snr<SNR>dB/``. ``published``: an anchors
+    file (docs/published/published_kodak.json) whose curves the plot shows beside ours, labelled as published.
     """
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     if draws is not None:
         check_int(draws, "draws", minimum=1, fix="pass the number of channel draws per image, e.g. 4")
     n_recon = check_save_recon(save_recon, out)
+    if published is not None:
+        from jscc_rt.eval.published import published_psnr_vs_snr
+
+        published_psnr_vs_snr(published, "awgn")  # a bad file fails now, not after the evaluation
     cfgs = {ch: ChannelConfig(kind=ch, equalizer=equalizer) for ch in channels}  # type: ignore[arg-type]
     folder = resolve_data_dir(data, "kodak")
     if folder is not None:
@@ -122,5 +135,6 @@ def run_eval(
         (o / "results.json").write_text(json.dumps({"meta": meta, "results": results, "per_image": rows_per_image},
                                                    indent=2) + "\n")
         (o / "table.md").write_text(f"Eval set: {set_name} ({len(images)} images)\n\n{table}\n")
-        plot_psnr_vs_snr(results, o / "psnr_vs_snr.png", f"PSNR vs SNR on {set_name} ({len(images)} images)")
+        plot_psnr_vs_snr(results, o / "psnr_vs_snr.png", f"PSNR vs SNR on {set_name} ({len(images)} images)",
+                         published)
     return f"eval set: {set_name} ({len(images)} images)\n{table}"

@@ -1,0 +1,26 @@
+"""Peers' published Kodak numbers (docs/published/published_kodak.json, with their sources), read as curves to plot
+beside ours: always labelled as published, never mixed with measurements."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jscc_rt._validate import JsccInputError
+
+
+def published_psnr_vs_snr(path: str | Path, channel: str) -> dict[str, tuple[list[float], list[float]]]:
+    """``{label: (snr_db, psnr)}`` of every PSNR-vs-SNR series for ``channel`` (``"awgn"``/``"rayleigh"``) in an
+    anchors file: sections named ``<channel>_..._psnr_vs_snr...`` holding ``snr_db`` and one list per method."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise JsccInputError(f"cannot read published numbers from {str(p)!r}: {e}") from e
+    out = {}
+    for key, sec in data.items():
+        if not (isinstance(sec, dict) and key.startswith(channel + "_") and "_psnr_vs_snr" in key and "snr_db" in sec):
+            continue
+        for label, vals in sec.items():
+            if label != "snr_db" and isinstance(vals, list) and len(vals) == len(sec["snr_db"]):
+                out[label] = ([float(s) for s in sec["snr_db"]], [float(v) for v in vals])
+    return out
