@@ -8,17 +8,20 @@ from typing import Iterable
 
 
 class PartialRows:
-    """``PartialRows(out_dir, name)``; ``add(rows)`` appends one JSON line per row; ``finish()`` deletes the file.
-    ``out_dir=None`` makes both no-ops (the command writes nothing)."""
+    """``PartialRows(out_dir, name)``; ``add(rows)`` appends one JSON line per row (the file is created with the first
+    rows, so a command that fails on its arguments leaves nothing); ``finish()`` deletes it. ``out_dir=None`` makes
+    both no-ops (the command writes nothing)."""
 
     def __init__(self, out_dir: str | Path | None, name: str) -> None:
         self.path = None if out_dir is None else Path(out_dir) / f"{name}.partial.jsonl"
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text("")
+        self._started = False
 
     def add(self, rows: Iterable[dict]) -> None:
         if self.path is not None:
+            if not self._started:  # a rerun into the same folder starts a new file
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text("")
+                self._started = True
             with self.path.open("a") as f:
                 for r in rows:
                     f.write(json.dumps(r, default=str) + "\n")

@@ -37,18 +37,3 @@ def progress(it: Iterable[T], *, total: int | None = None, desc: str = "", disab
         return
     yield from tqdm(it, total=total, desc=desc, dynamic_ncols=True, mininterval=1.0)
 
-
-class Ticker:
-    """Coarse steps of a long job, one stderr line each: ``desc [i/N] what, elapsed, ETA``.
-
-    ``Ticker(total, desc)``; ``tick(what)`` before each step (prints the ETA from the steps done so far)."""
-
-    def __init__(self, total: int, desc: str = "", *, disable: bool = False) -> None:
-        self.total, self.desc, self.disable = total, desc, disable
-        self.done, self.t0 = 0, time.time()
-
-    def tick(self, what: str) -> None:
-        if not self.disable:
-            print(f"{self.desc} [{eta_text(self.done, self.total, time.time() - self.t0)}] {what}", file=sys.stderr,
-                  flush=True)
-        self.done += 1

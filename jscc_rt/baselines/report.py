@@ -26,6 +26,7 @@ from jscc_rt.baselines.codecs import SourceCoder, decode
 from jscc_rt.baselines.mcs import cqi_mcs, mcs_thresholds, select_mcs
 from jscc_rt.channel import ChannelConfig, draw_rayleigh_blocks
 from jscc_rt.data import eval_images
+from jscc_rt.eval.evaluate import snr_dir
 from jscc_rt.eval.metrics import ms_ssim, psnr
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.report import git_commit
@@ -48,7 +49,7 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
     """Run every chain; returns ``{"meta", "thresholds", "rows"}`` (see the module docstring). ``progress`` gets
     one line per step (with the ETA per chain, channel and SNR); ``on_rows`` each row as soon as it is measured;
     ``recon`` gets the chosen MCS's received images (decoded or concealed) of the worst/best images per chain,
-    channel and SNR (groups ``<codec>+<code>/<channel>/snr<SNR>dB``)."""
+    channel and SNR (groups ``<codec>+<code>/<channel>/snr<+SNR>dB``)."""
     say = progress or (lambda s: None)
     t0, done, total = time.time(), 0, len(chains) * len(channels) * len(snrs)
     set_name, images = eval_images(data, max_images=max_images)
@@ -98,7 +99,7 @@ def run_baselines(data: str | None, *, chains: Sequence[tuple[str, str]] = DEFAU
                 if recon is not None:
                     for (n, im), rec, (p, _, _) in zip(images, received, per):
                         recon.add(n, im, rec, p)
-                    recon.flush(f"{codec}+{code}/{kind}/snr{snr:g}dB")
+                    recon.flush(f"{codec}+{code}/{kind}/{snr_dir(float(snr))}")
                 rows.append({"chain": f"{codec}+{code}", "channel": kind, "snr_db": float(snr), **best,
                              "tried": [{k: r[k] for k in ("mcs", "psnr", "success")} for r in tried],
                              "images": [{"image": n, "size": f"{im.shape[-2]}x{im.shape[-1]}", "psnr": p, "ms_ssim": s,

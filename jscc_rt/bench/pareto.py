@@ -35,10 +35,11 @@ from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images, pad_to_multiple
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
-from jscc_rt.eval.flip import flip_available, flip_error
+from jscc_rt.eval.evaluate import metric, snr_dir
+from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.recon import ReconSaver
-from jscc_rt.eval.metrics import ms_ssim, psnr
+from jscc_rt.eval.metrics import psnr
 from jscc_rt.eval.report import git_commit
 from jscc_rt.export.check import receiver_feeds
 from jscc_rt.runtime.graphs import EncoderGraph, ReceiverGraph
@@ -126,10 +127,13 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     ``noma-user2`` at power split ``noma_split`` (image i to user 1, i+1 to user 2; PSNR only). ``progress``
     gets one line per step with the ETA; ``on_rows`` each receiver's points as soon as they are measured. ``recon``:
     the torch backend's reconstructions of the worst/best images per receiver and SNR are written through it
-    (groups ``<receiver>x<steps>/snr<SNR>dB``)."""
+    (groups ``<receiver>x<steps>/snr<+SNR>dB``)."""
     dev = torch.device(device)
     threads = threads or (os.cpu_count() or 1)
     check_int(iters, "iters", minimum=1, fix="time each receiver at least once, e.g. --iters 20")
+    if latency_snr is not None and latency_snr not in snrs:
+        raise JsccInputError(f"latency_snr {latency_snr:g} dB must be one of the swept SNRs {list(snrs)}; pass one "
+                             "of them to --latency-snr")
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         raise JsccInputError(f"unknown backend(s) {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
@@ -146,8 +150,6 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
     plans = [("decoder", 0, None)] + [(s, n, None) for s in samplers for n in steps if n > 0 and nets.get(s) is not None]
     plans += [(e, 0, e) for e in extra_models]
     points, lpips_ok, with_flip = [], True, flip_available()
-    if latency_snr is not None and latency_snr not in snrs:
-        raise ValueError(f"latency_snr {latency_snr} must be one of the swept SNRs {list(snrs)}")
     tmp = Path(tempfile.mkdtemp(prefix="jscc-pareto-"))
     say = progress or (lambda s: None)
     t0, done, total = time.time(), 0, len(plans) * len(snrs)
@@ -188,14 +190,14 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                     rec = out[..., : img.shape[-2], : img.shape[-1]].float().clamp(0, 1).cpu()
                     q = qs[be]
                     p_img = float(psnr(x, rec)[0])
-                    m_img = float(ms_ssim(x, rec)[0]) if min(x.shape[-2:]) > 160 else float("nan")
-                    f_img = float(flip_error(x, rec)[0]) if with_flip else None
+                    m_img = metric("ms_ssim", x, rec)  # None for images too small for its 5 scales
+                    f_img = metric("flip", x, rec) if with_flip else None
                     q["images"].append({"image": name, "size": f"{img.shape[-2]}x{img.shape[-1]}", "psnr": p_img,
                                         "ms_ssim": m_img, "flip": f_img})
                     if recon is not None and be == "torch":
                         recon.add(name, img, rec, p_img)
                     q["psnr"] += p_img / len(images)
-                    q["ms_ssim"] += m_img / len(images)
+                    q["ms_ssim"] += (float("nan") if m_img is None else m_img) / len(images)
                     q["flip"] += (f_img or 0.0) / len(images)
                     if lpips_ok:
                         try:
@@ -203,7 +205,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                         except MetricUnavailable:
                             lpips_ok = False
             if recon is not None:
-                recon.flush(f"{sampler}x{n}/snr{snr:g}dB")
+                recon.flush(f"{sampler}x{n}/{snr_dir(snr)}")
             for be in backends:
                 quality[(be, snr)] = qs.get(be, qs["torch"])
             if latency_snr is not None and snr != latency_snr:

@@ -29,7 +29,9 @@ def add_config_options(p: argparse.ArgumentParser, cls: type, names: tuple[str, 
     d = cls()
     for name in names:
         v = getattr(d, name)
-        kind = str if v is None or isinstance(v, bool) else type(v)
+        if isinstance(v, bool) or v is None:
+            raise TypeError(f"{cls.__name__}.{name}: give boolean and optional fields their own option")
+        kind = type(v)
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=v, help=(help or {}).get(name))
 
 

@@ -123,7 +123,9 @@ def eval_images(
         check_sizes([(n, tuple(im.shape[-2:])) for n, im in items], min_side, f"the embedded {samples!r} samples")
         return name, items
     folder = resolve_data_dir(data, "kodak")
-    assert folder is not None
+    if folder is None:  # data="" (an empty --data)
+        raise JsccInputError("--data is empty; pass an image folder (or a root holding kodak/), or leave it out for "
+                             "the embedded images")
     files = list_images(folder)
     if is_kodak_like(files):
         check_kodak_complete(folder, files)

@@ -16,11 +16,17 @@ def published_psnr_vs_snr(path: str | Path, channel: str) -> dict[str, tuple[lis
         data = json.loads(p.read_text())
     except (OSError, ValueError) as e:
         raise JsccInputError(f"cannot read published numbers from {str(p)!r}: {e}") from e
+    if not isinstance(data, dict):
+        raise JsccInputError(f"{str(p)!r} holds a {type(data).__name__}, not the anchors object "
+                             "(docs/published/published_kodak.json shows the format)")
     out = {}
     for key, sec in data.items():
         if not (isinstance(sec, dict) and key.startswith(channel + "_") and "_psnr_vs_snr" in key and "snr_db" in sec):
             continue
         for label, vals in sec.items():
             if label != "snr_db" and isinstance(vals, list) and len(vals) == len(sec["snr_db"]):
-                out[label] = ([float(s) for s in sec["snr_db"]], [float(v) for v in vals])
+                try:
+                    out[label] = ([float(s) for s in sec["snr_db"]], [float(v) for v in vals])
+                except (TypeError, ValueError) as e:
+                    raise JsccInputError(f"{str(p)!r}: {key}/{label} holds a value that is not a number ({e})") from e
     return out

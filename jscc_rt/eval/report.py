@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from jscc_rt._validate import check_int, check_snr_db
+from jscc_rt._validate import JsccInputError, check_int, check_snr_db
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, list_images, min_image_side, resolve_data_dir
 from jscc_rt.eval.evaluate import evaluate, per_image, summarize
@@ -55,7 +55,7 @@ def plot_psnr_vs_snr(results: list[dict], path: Path, title: str, published: str
     fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
     for ch in sorted({r["channel"] for r in results}) if published else ():
         for i, (label, (snr, val)) in enumerate(published_psnr_vs_snr(published, ch).items()):
-            ax.plot(snr, val, color=str(0.35 + 0.15 * i), marker="x", linestyle=":" if ch == "awgn" else "-.",
+            ax.plot(snr, val, color=str(min(0.35 + 0.12 * i, 0.8)), marker="x", linestyle=":" if ch == "awgn" else "-.",
                     label=f"(published) {label} ({ch})")
     for (model, ch) in sorted({(r["model"], r["channel"]) for r in results}):
         rs = sorted((r for r in results if r["model"] == model and r["channel"] == ch), key=lambda r: r["snr_db"])
@@ -98,6 +98,8 @@ def run_eval(
     if published is not None:
         from jscc_rt.eval.published import published_psnr_vs_snr
 
+        if out is None:
+            raise JsccInputError("--published draws the anchors into OUT/psnr_vs_snr.png: pass --out DIR too")
         published_psnr_vs_snr(published, "awgn")  # a bad file fails now, not after the evaluation
     cfgs = {ch: ChannelConfig(kind=ch, equalizer=equalizer) for ch in channels}  # type: ignore[arg-type]
     folder = resolve_data_dir(data, "kodak")

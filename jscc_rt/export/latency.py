@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import torch
 
 from jscc_rt._progress import progress
-from jscc_rt._validate import JsccInputError
+from jscc_rt._validate import JsccInputError, check_int
 from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
@@ -36,8 +36,7 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
     latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss);
     skipped: ``{backend, reason}``. ``threads``: per backend (0 = one per CPU). ``on_rows`` gets each row as soon
     as it is measured."""
-    if iters < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
+    check_int(iters, "iters", minimum=1, fix="time each receiver at least once, e.g. --iters 20")
     names = check_backends(backends or BACKENDS)
     d = Path(onnx_dir)
     if not (d / "encoder.json").is_file():

@@ -342,9 +342,9 @@ class FrameAssembler:
     def flush(self, expected_frames: int | None = None) -> AssemblerStats:
         """Drop every incomplete frame (reason ``incomplete``) and fill ``stats.lost_frames``.
 
-        With ``expected_frames`` (a sender sending sequence numbers ``0 .. expected_frames - 1``), the lost frames
-        are those of that range not completed (exact while ``expected_frames <= limits.done_window``; beyond, only
-        the window is checked). Without it, they are the last ``max_lost_listed`` incomplete frames discarded.
+        With ``expected_frames`` (a sender sending sequence numbers ``0 .. expected_frames - 1``, modulo 2^32), the
+        lost frames are those of that range not completed (exact while ``expected_frames <= limits.done_window``;
+        beyond, only the last ``done_window`` sequence numbers, the ones the assembler remembers, are checked). Without it, they are the last ``max_lost_listed`` incomplete frames discarded.
         Sequence numbers wrap at 2^32, so no range over them is ever built.
         """
         for seq in list(self._partial):
@@ -352,8 +352,9 @@ class FrameAssembler:
         if expected_frames is None:
             self.stats.lost_frames = list(self._lost)
         else:
-            n = min(max(int(expected_frames), 0), self.limits.done_window, SEQ_MOD)
-            self.stats.lost_frames = [s for s in range(n) if s not in self._done]
+            total = max(int(expected_frames), 0)
+            n = min(total, self.limits.done_window, SEQ_MOD)
+            self.stats.lost_frames = [s % SEQ_MOD for s in range(total - n, total) if s % SEQ_MOD not in self._done]
         return self.stats
 
 

@@ -186,7 +186,7 @@ def test_baselines_cli_on_embedded_images_and_merge(tmp_path) -> None:
     assert [(i["image"], i["decoded"]) for i in per] == [("astronaut", True)] and per[0]["psnr"] == rows["jpeg+ldpc"]["psnr"]
     assert not (out / "baselines.partial.jsonl").exists()
     assert [r["rank"] for r in res["meta"]["recon"]] == ["worst1"]  # one image: it is the worst, no distinct best
-    assert (out / "recon/jpeg+ldpc/awgn/snr10dB/worst1_astronaut_strip.png").stat().st_size > 1000
+    assert (out / "recon/jpeg+ldpc/awgn/snr+10dB/worst1_astronaut_strip.png").stat().st_size > 1000
     assert rows["jpeg+ideal"]["psnr"] >= rows["jpeg+ldpc"]["psnr"] - 1e-9, "capacity bound is an upper bound"
     assert (out / "psnr_vs_snr_awgn.png").stat().st_size > 0
     assert main(["baselines", "--from-json", str(out / "baselines.json"), "--out", str(tmp_path / "m")]) == 0

@@ -130,5 +130,5 @@ def test_cli_writes_partial_rows_per_image_rows_and_reconstructions(tmp_path: Pa
     assert res["meta"]["eval_set"] == "mine" and [i["image"] for i in res["points"][0]["images"]] == ["astronaut",
                                                                                                      "coffee"]
     assert sorted(r["rank"] for r in res["meta"]["recon"]) == ["best1", "worst1"]
-    assert len(list((out / "recon/decoderx0/snr10dB").glob("*_strip.png"))) == 2
+    assert len(list((out / "recon/decoderx0/snr+10dB").glob("*_strip.png"))) == 2
     assert not (out / "pareto.partial.jsonl").exists() and "[0/1, 0s elapsed] quality decoder" in capsys.readouterr().err

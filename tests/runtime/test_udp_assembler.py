@@ -130,7 +130,21 @@ def test_sequence_numbers_wrap_without_giant_allocations() -> None:
     asm.feed(frame(77, 256, 256)[0])
     st = asm.flush()
     assert st.lost_frames == [77] and st.balanced()
-    assert FrameAssembler(LIM).flush(expected_frames=1 << 40).lost_frames[:2] == [0, 1]  # bounded by done_window
+    lost = FrameAssembler(LIM).flush(expected_frames=1 << 40).lost_frames  # bounded by done_window: the last ones
+    assert len(lost) == LIM.done_window and lost[-1] == (1 << 32) - 1
+
+
+def test_expected_frames_beyond_the_window_count_only_the_recent_ones() -> None:
+    """All of N > done_window frames received: none reported lost (only the remembered window is checked)."""
+    lim = FrameLimits(latent_channels=24, done_window=4)
+    asm = FrameAssembler(lim)
+    for s in range(10):
+        feed_all(asm, frame(s, 8, 8))
+    assert asm.flush(expected_frames=10).lost_frames == []
+    asm = FrameAssembler(lim)
+    for s in (0, 1, 2, 3, 4, 5, 7, 9):
+        feed_all(asm, frame(s, 8, 8))
+    assert asm.flush(expected_frames=10).lost_frames == [6, 8]
 
 
 def test_done_window_bounds_duplicate_memory() -> None:

@@ -2,9 +2,7 @@
 frame with a reason (never raised), and the model's minimum size is probed."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,17 +10,6 @@ import torch
 
 from jscc_rt import JSCCConfig, JSCCModel, Receiver, save_model
 from jscc_rt.runtime.framing import Frame, FrameLimits
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"udp_loopback_{name}", ROOT / "examples/udp_loopback" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.fixture(scope="module")
 def rx(tmp_path_factory: pytest.TempPathFactory) -> Receiver:
@@ -39,8 +26,8 @@ def _frame(seq: int, scale: float = 1.0, snr: float = 10.0, hw: tuple[int, int] 
         return Frame(seq, sym * np.float32(scale), snr, hw[0], hw[1], n_datagrams=1)
 
 
-def test_frame_decoder_rejects_with_reasons(rx: Receiver, tmp_path: Path) -> None:
-    mod = _load("receiver")
+def test_frame_decoder_rejects_with_reasons(rx: Receiver, tmp_path: Path, udp_example) -> None:
+    mod = udp_example("receiver")
     dec = mod.FrameDecoder(rx, FrameLimits(latent_channels=24), tmp_path)
     frames = [_frame(0), _frame(1, 1e30), _frame(2, np.inf), _frame(3, np.nan), _frame(4, snr=55.0),
               _frame(5, hw=(0, 0), k=0), _frame(6, hw=(16, 16), k=7), _frame(7, 10.0)]
@@ -55,13 +42,14 @@ def test_frame_decoder_rejects_with_reasons(rx: Receiver, tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["frame00000.png", "frame00007.png"]
 
 
-def test_non_finite_decoded_image_is_symbol_power(rx: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    mod = _load("receiver")
+def test_non_finite_decoded_image_is_symbol_power(rx: Receiver, monkeypatch: pytest.MonkeyPatch,
+                                                  udp_example) -> None:
+    mod = udp_example("receiver")
     dec = mod.FrameDecoder(rx, FrameLimits(latent_channels=24), None)
     monkeypatch.setattr(rx.runner, "infer", lambda feeds: {"images": torch.full((1, 3, 16, 16), float("nan"))})
     dec.handle(_frame(0))
     assert dec.rejected[0]["reason"] == "symbol_power" and "non-finite" in dec.rejected[0]["error"]
 
 
-def test_probe_min_side(rx: Receiver) -> None:
-    assert _load("receiver").probe_min_side(rx) == 8
+def test_probe_min_side(rx: Receiver, udp_example) -> None:
+    assert udp_example("receiver").probe_min_side(rx) == 8
