@@ -1,7 +1,8 @@
 # Engine recipes (see export/README.md). `make engines` runs anywhere (CPU): ONNX graphs in every precision, parity
 # and the accuracy gate on Kodak. `make engines-rtx5090` / `make engines-h100` run on the GPU box itself (TensorRT
 # engines are built for the GPU they run on; the cache key holds GPU, compute capability, driver and TensorRT version).
-FLAGSHIP ?= unrolled-w128-1_16
+# the shipped 1/16 flagship (jscc_rt.models.registry.FLAGSHIP_1_16), read when a recipe runs
+FLAGSHIP ?= $(shell $(BIN)/python -c "from jscc_rt.models.registry import FLAGSHIP_1_16 as f; print(f)")
 ENGINES ?= out/engines
 GATE_DB ?= 0.1
 
