@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean figures
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench --benchmark-only --benchmark-json out/bench.json
+
+# The technical report's figures and model table (docs/report.md), from the result JSONs in docs/results.
+figures: $(STAMP)
+	$(BIN)/jscc-rt report --results docs/results --out docs/report
 
 clean:
 	rm -rf $(VENV) build *.egg-info

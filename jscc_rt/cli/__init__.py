@@ -12,11 +12,11 @@ import sys
 from typing import Sequence
 
 from jscc_rt._validate import JsccInputError
-from jscc_rt.cli import baselines, bench, demo, export, kernels, simulate, train
+from jscc_rt.cli import baselines, bench, demo, export, kernels, report, simulate, train
 from jscc_rt.cli import eval as eval_group
 from jscc_rt.runtime.base import RunnerUnavailable
 
-GROUPS = (simulate, train, eval_group, export, bench, kernels, baselines, demo)
+GROUPS = (simulate, train, eval_group, export, bench, kernels, baselines, report, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,12 +22,16 @@ def save(fig, path: str | Path) -> None:
 
 
 def finish(fig, ax, path: str | Path, *, xlabel: str, ylabel: str, title: str | None = None,
-           legend_size: int = 6) -> None:
-    """Label ``ax`` (grid, legend) and :func:`save` ``fig`` to ``path``."""
+           legend_size: int = 6, legend_outside: bool = False) -> None:
+    """Label ``ax`` (grid, legend; ``legend_outside``: right of the axes, for many curves) and :func:`save` ``fig``
+    to ``path``."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=legend_size)
+    if legend_outside:
+        ax.legend(fontsize=legend_size, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        ax.legend(fontsize=legend_size)
     save(fig, path)

@@ -1,0 +1,116 @@
+"""The technical report's figures and model table, drawn from result JSONs only (``jscc-rt report``; nothing is
+re-measured): PSNR vs SNR over AWGN and Rayleigh for every JSCC model evaluated on Kodak, the digital baselines and
+their capacity-achieving ideal, beside the published anchors (labelled as published); and one table of parameters,
+multiply-accumulates per 512x768 image, and Kodak PSNR at 0 and 10 dB."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from jscc_rt._validate import JsccInputError
+from jscc_rt.eval.complexity import count_macs, count_params
+from jscc_rt.eval.published import published_psnr_vs_snr
+
+KODAK_HW = (512, 768)
+
+
+def kodak_results(results_dir: str | Path) -> list[dict]:
+    """Every ``jscc-rt eval`` row on the full Kodak set under ``results_dir/*/results.json`` (``model``, ``channel``,
+    ``snr_db``, ``psnr``, ...; the file the row came from in ``source``); the newest file wins per model and channel."""
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for f in sorted(Path(results_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime):
+        d = json.loads(f.read_text())
+        if d.get("meta", {}).get("eval_set") != "kodak":
+            continue
+        for r in d["results"]:
+            rows.setdefault((r["model"], r["channel"]), [])
+        for key in {(r["model"], r["channel"]) for r in d["results"]}:
+            rows[key] = [{**r, "source": str(f)} for r in d["results"] if (r["model"], r["channel"]) == key]
+    return [r for rs in rows.values() for r in sorted(rs, key=lambda r: r["snr_db"])]
+
+
+@lru_cache(maxsize=None)
+def model_ratio(name: str) -> Fraction | None:
+    """Bandwidth ratio k/n of a shipped model (None when the name is not a shipped JSCC model)."""
+    from jscc_rt.models import load_model
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    try:
+        return load_model(resolve_checkpoint(name)).config.ratio  # type: ignore[attr-defined]
+    except (FileNotFoundError, JsccInputError):
+        return None
+
+
+def plot_all_methods(results_dir: str | Path, channel: str, path: Path, published: str | Path | None,
+                     ratio: Fraction = Fraction(1, 16)) -> None:
+    """PSNR vs SNR on Kodak for ``channel`` at bandwidth ratio ``ratio``: the JSCC models of that ratio, the digital
+    baselines (``baselines/baselines.json``, run at 1/16), their capacity-achieving ideal, and the published
+    anchors."""
+    from jscc_rt.eval.plots import finish, pyplot
+
+    fig, ax = pyplot().subplots(figsize=(9.6, 4.8))
+    jscc = [r for r in kodak_results(results_dir) if r["channel"] == channel and model_ratio(r["model"]) == ratio]
+    for model in dict.fromkeys(r["model"] for r in jscc):
+        rs = [r for r in jscc if r["model"] == model]
+        ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o", label=model)
+    bl = Path(results_dir) / "baselines" / "baselines.json"
+    if bl.is_file():
+        rows = [r for r in json.loads(bl.read_text())["rows"] if r["channel"] == channel]
+        for chain in dict.fromkeys(r["chain"] for r in rows):
+            rs = sorted((r for r in rows if r["chain"] == chain), key=lambda r: r["snr_db"])
+            ideal = chain.endswith("+ideal")
+            ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], linestyle=":" if ideal else "--",
+                    marker="" if ideal else "s", label=f"{chain} (capacity bound)" if ideal else chain)
+    if published:
+        for i, (label, (snr, val)) in enumerate(published_psnr_vs_snr(published, channel).items()):
+            ax.plot(snr, val, color=str(min(0.3 + 0.15 * i, 0.8)), marker="x", linestyle="-.",
+                    label=f"(published) {label}")
+    finish(fig, ax, path, xlabel="channel SNR (dB)", ylabel="PSNR (dB)",
+           title=f"Kodak, k/n = {ratio}, {channel.upper()}", legend_size=7, legend_outside=True)
+
+
+def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
+    """One row per shipped model: parameters, encoder / decoder GMAC per 512x768 image, Kodak PSNR (AWGN) at 0 and
+    10 dB from the newest eval that has it."""
+    from jscc_rt.models import load_model
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    res = kodak_results(results_dir)
+    out = []
+    for name in models:
+        m = load_model(resolve_checkpoint(name)).eval()
+        x, snr = torch.rand(1, 3, *KODAK_HW), torch.tensor([10.0])
+        with torch.no_grad():
+            z, _ = m.encode_latent(x, snr)
+        psnr = {r["snr_db"]: r["psnr"] for r in res if r["model"] == name and r["channel"] == "awgn"}
+        out.append({"model": name, "params": count_params(m), "encoder_gmac": count_macs(m.encoder, x, snr) / 1e9,
+                    "decoder_gmac": count_macs(m.decoder, z, snr) / 1e9, "psnr_0db": psnr.get(0.0),
+                    "psnr_10db": psnr.get(10.0)})
+    return out
+
+
+def table_markdown(rows: list[dict]) -> str:
+    f = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["| model | parameters | encoder GMAC | decoder GMAC | Kodak PSNR 0 dB | Kodak PSNR 10 dB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['encoder_gmac']:.1f} | {r['decoder_gmac']:.1f} | "
+              f"{f(r['psnr_0db'])} | {f(r['psnr_10db'])} |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report_figures(results_dir: str | Path, out: str | Path, models: list[str],
+                         published: str | Path | None = None) -> str:
+    """Draw the figures into ``out`` and write ``out/models.md``; returns that table."""
+    rd, o = Path(results_dir), Path(out)
+    if not rd.is_dir():
+        raise JsccInputError(f"results folder {str(rd)!r} not found; pass --results docs/results")
+    o.mkdir(parents=True, exist_ok=True)
+    for ch in ("awgn", "rayleigh"):
+        plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published)
+    md = table_markdown(model_table(rd, models))
+    (o / "models.md").write_text(md + "\n")
+    return md
