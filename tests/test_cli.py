@@ -115,3 +115,14 @@ def test_group_help_lists_the_kinds(capsys: pytest.CaptureFixture[str]) -> None:
         listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()
                   if line.startswith("    ") and not line.startswith("     ")]
         assert listed == list(kinds)
+
+
+def test_module_entry_points() -> None:
+    """`python -m jscc_rt` and `python -m jscc_rt.cli` (what torchrun runs) both start the CLI."""
+    import subprocess
+    import sys
+
+    for mod in ("jscc_rt", "jscc_rt.cli"):
+        r = subprocess.run([sys.executable, "-m", mod, "simulate", "--help"], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0 and "jscc-rt simulate" in r.stdout, r.stderr
