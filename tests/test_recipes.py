@@ -19,7 +19,7 @@ TRAINING = (WEIGHTS_DIR / "TRAINING.md").read_text()
 def _recipes() -> dict[str, str]:
     """``{target: first recipe line}`` of train/recipes.mk with $(JR) / $(TRAIN_DATA) / ... expanded."""
     text = (ROOT / "train/recipes.mk").read_text()
-    var = dict(re.findall(r"^(\w+) \??= (.*)$", text, flags=re.M))
+    var = dict(re.findall(r"^(\w+) \??= ?(.*)$", text, flags=re.M))
     out = {}
     for targets, line in re.findall(r"^([\w .-]+): \$\(STAMP\)\n(?:#.*\n)*\t(.*)$", text, flags=re.M):
         for _ in range(3):

@@ -7,6 +7,7 @@ JR = $(BIN)/jscc-rt
 OLD_TRAIN = --precision fp32 --no-channels-last --ema 0
 OLD = --precision fp32 --no-channels-last
 TRAIN_DATA = --data $(DATA)/photos --val-data $(DATA)/kodak
+RESUME ?=
 
 .PHONY: train-deepjscc-1_16 train-deepjscc-1_6 train-vae-1_16 train-denoiser-vae-1_16 train-consistency-vae-1_16 \
 	train-vae-1_16-x2 train-vae-1_16-x4 train-unrolled-1_16 train-noma-kd-1_16 train-noma-nokd-1_16 \
@@ -53,4 +54,4 @@ train-vae-1_6: $(STAMP)
 
 # the flagship: bf16 + channels_last on CPU, EMA; hours of training, resumable (make train-unrolled-w128-1_16 RESUME=--resume)
 train-unrolled-w128-1_16: $(STAMP)
-	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 60000 --lr 0.0005 --lr-min 1e-05 --warmup 500 --snr-min-db -5 --snr-max-db 20 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-1_16 $(RESUME)
+	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 60000 --lr 0.0005 --lr-min 1e-05 --warmup 500 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-1_16 $(RESUME)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: The best shipped 1/16 model: what the demo, the README and the deployment checks use.
-FLAGSHIP_1_16: str = "unrolled-w64-1_16"
+FLAGSHIP_1_16: str = "unrolled-w128-1_16"
 
 
 def shipped_weights() -> list[str]:
