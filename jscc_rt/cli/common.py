@@ -5,7 +5,7 @@ import argparse
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 C = TypeVar("C")
 
@@ -79,6 +79,18 @@ def add_image_args(p: argparse.ArgumentParser) -> None:
                         "by PSNR to OUT/recon/ (needs --out)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images with more pixels than this (default {DEFAULT_MAX_PIXELS} = 4096x4096)")
+
+
+def add_kind_group(sub: argparse._SubParsersAction, group: str, kinds: Mapping[str, tuple[str, Callable]],
+                   aliases: tuple[str, ...]) -> None:
+    """``jscc-rt GROUP KIND``: one sub-parser per kind (``kinds``: ``{kind: (help, add_options)}``), plus today's
+    flat spellings ``GROUP-KIND`` for the kinds in ``aliases``, built by the same ``add_options``."""
+    p = sub.add_parser(group, help=f"{group}: " + " | ".join(kinds))
+    sp = p.add_subparsers(dest=f"{group}_command", required=True, metavar="KIND")
+    for kind, (help_, add_options) in kinds.items():
+        add_options(sp.add_parser(kind, help=help_))
+    for kind in aliases:
+        kinds[kind][1](sub.add_parser(f"{group}-{kind}", help=f"= jscc-rt {group} {kind}"))
 
 
 def cuda_available() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from jscc_rt.cli.common import add_decoder_snr, add_image_args, emit
+from jscc_rt.cli.common import add_decoder_snr, add_image_args, add_kind_group, emit
 
 #: ``jscc-rt eval KIND``: what each kind reports.
 KINDS = {"jscc": "PSNR / SSIM / MS-SSIM / FLIP vs SNR tables, per-image rows and a plot for trained models",
@@ -14,13 +14,8 @@ KINDS = {"jscc": "PSNR / SSIM / MS-SSIM / FLIP vs SNR tables, per-image rows and
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate: " + " | ".join(KINDS))
-    kinds = p.add_subparsers(dest="eval_command", required=True, metavar="KIND")
     adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "unrolled": _add_unrolled, "noma": _add_noma}
-    for kind, help_ in KINDS.items():
-        adders[kind](kinds.add_parser(kind, help=help_))
-    for kind in ("diffusion", "unrolled", "noma"):  # today's spellings
-        adders[kind](sub.add_parser(f"eval-{kind}", help=f"= jscc-rt eval {kind}"))
+    add_kind_group(sub, "eval", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "unrolled", "noma"))
 
 
 def _add_jscc(p: argparse.ArgumentParser) -> None:

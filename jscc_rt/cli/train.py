@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jscc_rt.cli.common import add_config_options, add_precision_args, config_from_args
+from jscc_rt.cli.common import add_config_options, add_kind_group, add_precision_args, config_from_args
 
 #: ``jscc-rt train KIND``: what each kind trains.
 KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumable, bf16 on CPU, torchrun DDP)",
@@ -15,13 +15,8 @@ KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumab
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model: " + " | ".join(KINDS))
-    kinds = p.add_subparsers(dest="train_command", required=True, metavar="KIND")
     adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "compress": _add_compress, "noma": _add_noma}
-    for kind, help_ in KINDS.items():
-        adders[kind](kinds.add_parser(kind, help=help_))
-    for kind in ("diffusion", "compress", "noma"):  # today's spellings
-        adders[kind](sub.add_parser(f"train-{kind}", help=f"= jscc-rt train {kind}"))
+    add_kind_group(sub, "train", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "compress", "noma"))
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
