@@ -65,9 +65,10 @@ def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int 
     ``(set_name, [(name, image)])`` (else loaded from ``data``). MS-SSIM is None for images of at most 160 pixels
     per side and left out of the mean."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
-    set_name, imgs = images if images is not None else link_images(link, data, max_images=max_images,
-                                                                   max_pixels=max_pixels)
-    imgs = imgs[:max_images] if max_images else imgs
+    if images is None:
+        set_name, imgs = link_images(link, data, max_images=max_images, max_pixels=max_pixels)
+    else:
+        set_name, imgs = images[0], images[1][:max_images] if max_images else images[1]
     rows = []
     g = torch.Generator().manual_seed(seed)
     with_flip = flip_available()

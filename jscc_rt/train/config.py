@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_positive
+from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_int, check_positive
 
 #: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -20,8 +20,7 @@ def check_run_fields(cfg: object, *, positive: tuple[str, ...] = (), counts: tup
     for name in positive:
         check_positive(getattr(cfg, name), name)
     for name in counts:
-        if getattr(cfg, name) < 1:
-            raise JsccInputError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        check_int(getattr(cfg, name), name, minimum=1)
 
 
 @dataclass(frozen=True)
