@@ -12,6 +12,7 @@ diffusion domain at the SNR-matched step ``u`` (``alpha_bar_u = 1/(1 + sigma^2)`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 
@@ -24,6 +25,7 @@ from jscc_rt.diffusion.receiver import DiffusionReceiver
 from jscc_rt.diffusion.schedule import from_diffusion
 from jscc_rt.kernels.dispatch import tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
+from jscc_rt.models.rate import budget_channels, pad_latent
 
 
 @dataclass
@@ -81,8 +83,13 @@ class Link:
         *,
         generator: torch.Generator | None = None,
         sample_latent: bool = False,
+        ratio: Fraction | str | float | None = None,
     ) -> LinkResult:
-        """Send ``images`` ``(B, 3, H, W)`` in [0, 1] at ``snr_db`` (scalar or ``(B,)``, dB)."""
+        """Send ``images`` ``(B, 3, H, W)`` in [0, 1] at ``snr_db`` (scalar or ``(B,)``, dB).
+
+        ``ratio``: the bandwidth ratio k/n to send at (a rate-adaptive model sends the first
+        ``ratio * 6 s^2`` latent channels, :mod:`jscc_rt.models.rate`; None = the model's largest ratio; a fixed-rate
+        model accepts only its own)."""
         m = self.model
         check_image_batch(images, 1)
         if images.shape[0] == 0 or images.shape[-2] == 0 or images.shape[-1] == 0:
@@ -90,7 +97,14 @@ class Link:
                                  f"{tuple(images.shape)}")
         snr = check_snr_db(snr_db, images.shape[0], device=images.device)
         x, hw = pad_to_multiple(images, m.stride)
+        sent = budget_channels(m.config, ratio)
         z, kl = m.encode_latent(x, snr, sample=sample_latent, generator=generator)
+        adaptive = getattr(m.config, "rate_adaptive", False)
+        if adaptive:
+            if self.receiver is not None:
+                raise JsccInputError("a diffusion receiver on a rate-adaptive model is not supported; decode with the "
+                                     "model's own decoder (receiver=None)")
+            z = z[:, :sent]
         cfg = self.channel
         flat = z.reshape(z.shape[0], -1)
         h = h_hat = None
@@ -103,7 +117,10 @@ class Link:
         res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=block_len,
                             csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl,
                             output="equalized" if rx is None else "diffusion")
-        if rx is None:
+        if rx is None and adaptive:
+            c = torch.full_like(res.snr_eff_db, sent)
+            rec = m.decoder(pad_latent(res.out.reshape(z.shape), m.config.latent_channels), res.snr_eff_db, channels=c)
+        elif rx is None:
             rec = m.decoder(res.out.reshape(z.shape), res.snr_eff_db)
         else:
             x0 = rx.denoise(res.out.reshape(z.shape), res.alpha_bar, snr, generator=generator)

@@ -122,7 +122,8 @@ def build_limits(a: argparse.Namespace, rx: Receiver) -> FrameLimits:
     one = FrameLimits(max_pixels=a.max_pixels, stride=rx.stride, min_side=min_side, latent_channels=rx.c,
                       max_pending_bytes=1 << 62).max_frame_bytes()  # held bytes must fit one largest frame
     return FrameLimits(max_pixels=a.max_pixels, stride=rx.stride, min_side=min_side, latent_channels=rx.c,
-                       max_incomplete=a.max_incomplete, max_pending_bytes=max(FrameLimits.max_pending_bytes, one),
+                       min_latent_channels=rx.c_min or None, max_incomplete=a.max_incomplete,
+                       max_pending_bytes=max(FrameLimits.max_pending_bytes, one),
                        reassembly_timeout_s=a.reassembly_timeout, max_symbol_power=a.max_symbol_power)
 
 

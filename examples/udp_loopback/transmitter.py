@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     for imp in ("drop", "duplicate", "truncate", "corrupt"):
         p.add_argument(f"--{imp}", type=float, default=0.0, help=f"probability to {imp} each datagram")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ratio", default=None, help="budget k/n a rate-adaptive model sends at (frame header k)")
     a = p.parse_args(argv)
     model = load_model(resolve_checkpoint(a.model))
     _, images = eval_images(a.data)
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         x, _ = pad_to_multiple(img[None], model.stride)
         snr = torch.tensor([a.snr])
         with torch.no_grad():
-            s = model.transmit(x, snr)
+            s = model.transmit(x, snr, ratio=a.ratio)
         y = s + (10 ** (-a.snr / 10) / 2) ** 0.5 * torch.randn(s.shape, generator=g)
         for dg in encode_frame(seq, y[0].numpy(), a.snr, x.shape[2], x.shape[3]):
             if rng.random() < a.drop:

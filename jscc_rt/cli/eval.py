@@ -25,6 +25,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
     add_image_args(p)
     p.add_argument("--snr", type=float, nargs="+", default=[-5.0, 0.0, 5.0, 10.0, 15.0, 20.0])
     p.add_argument("--channel", choices=("awgn", "rayleigh"), nargs="+", default=["awgn", "rayleigh"])
+    p.add_argument("--ratios", nargs="+", default=None,
+                   help="budgets k/n for rate-adaptive models (default: each one's ladder 1/64..1/4 in range); "
+                        "fixed-rate models run at their own ratio; writes psnr_vs_ratio.png with --out")
     p.add_argument("--draws", type=int, default=None, help="channel draws per image (default 1 AWGN, 4 Rayleigh)")
     p.add_argument("--equalizer", choices=("zf", "mmse"), default="zf")
     p.add_argument("--seed", type=int, default=0)
@@ -41,7 +44,8 @@ def _cmd_jscc(a: argparse.Namespace) -> int:
 
     table = run_eval(a.checkpoints, data=a.data, snrs=a.snr, channels=a.channel, draws=a.draws,
                      equalizer=a.equalizer, seed=a.seed, out=a.out, show_progress=not a.no_progress,
-                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels, published=a.published)
+                     max_images=a.max_images, save_recon=a.save_recon, max_pixels=a.max_pixels, published=a.published,
+                     ratios=a.ratios)
     print(table)
     return 0
 

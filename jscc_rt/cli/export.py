@@ -48,6 +48,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="variants to gate against fp32 (fp16 bf16 int8 ov-bf16; default: every one present)")
     c.add_argument("--tolerance-db", type=float, default=0.1, help="largest PSNR loss a variant may have (dB)")
     c.add_argument("--out", default=None, help="write check.json and check.md here")
+    c.add_argument("--ratios", nargs="+", default=None,
+                   help="budgets (k/n) a rate-adaptive receiver is checked at (default: its smallest, 1/16, largest)")
     c.set_defaults(func=_cmd_export_check)
     lat = esub.add_parser("latency", help="receiver latency: torch eager vs onnxruntime per step budget")
     lat.add_argument("--onnx-dir", default="out/onnx")
@@ -59,6 +61,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     lat.add_argument("--threads", type=int, default=0, help="threads per backend (0: one per CPU)")
     lat.add_argument("--graphs", nargs="*", default=None, help="only these receiver graphs (e.g. receiver_decoder)")
     lat.add_argument("--out", default=None)
+    lat.add_argument("--ratios", nargs="+", default=None,
+                     help="budgets (k/n) a rate-adaptive receiver is timed at (default: its smallest, 1/16, largest)")
     lat.set_defaults(func=_cmd_export_latency)
 
 
@@ -108,10 +112,10 @@ def _cmd_export_check(a: argparse.Namespace) -> int:
 
     partial = PartialRows(a.out, "check")
     rows = check_parity(a.onnx_dir, data=a.data, snrs=a.snr, max_images=a.max_images, show_progress=True,
-                        on_rows=partial.add)
+                        on_rows=partial.add, ratios=a.ratios)
     lines = ["| graph | backend | SNR (dB) | max abs err | PSNR torch | PSNR backend | delta (dB) |",
              "|---|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['graph']} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
+    lines += [f"| {r['graph']}{'@' + r['ratio'] if 'ratio' in r else ''} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
               f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |" for r in rows]
     gate = check_variants(a.onnx_dir, a.precision or VARIANTS, data=a.data, snrs=a.snr, max_images=a.max_images,
                           tolerance_db=a.tolerance_db, skip_missing=not a.precision, show_progress=True,
@@ -130,5 +134,6 @@ def _cmd_export_latency(a: argparse.Namespace) -> int:
     from jscc_rt._partial import PartialRows
 
     rows, skipped = receiver_latency(a.onnx_dir, data=a.data, iters=a.iters, backends=a.backends, threads=a.threads,
-                                     graphs=a.graphs, show_progress=True, on_rows=PartialRows(a.out, "latency").add)
+                                     graphs=a.graphs, show_progress=True, on_rows=PartialRows(a.out, "latency").add,
+                                     ratios=a.ratios)
     return emit(a.out, "latency", {"rows": rows, "skipped": skipped}, markdown(rows, skipped))

@@ -33,7 +33,11 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ratio", default=d.ratio, help="bandwidth ratio k/n, e.g. 1/16 or 1/6")
     p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
     p.add_argument("--val-data", default=None, help="Kodak folder or data root for validation")
-    p.add_argument("--channel", choices=("awgn", "rayleigh"), default=d.channel)
+    p.add_argument("--min-ratio", default=None,
+                   help="train one rate-adaptive model sending any ratio from this to --ratio, chosen at run time "
+                        "(unrolled only; e.g. --ratio 1/4 --min-ratio 1/64)")
+    p.add_argument("--channel", choices=("awgn", "rayleigh", "mixed"), default=d.channel,
+                   help="mixed: AWGN or Rayleigh block fading, drawn per step")
     add_config_options(p, TrainConfig, ("width", "downsample", "crop", "batch_size", "steps", "warmup", "seed",
                                         "val_every", "val_images", "ckpt_every", "threads", "unroll_iters", "lr",
                                         "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"))
@@ -42,7 +46,8 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="decoder upsampling: transposed convs or sub-pixel convs (run in bf16/int8 on every backend)")
     p.add_argument("--scale", type=float, default=d.scale,
                    help="resize the training photos by this factor first (0.6 frames them like Kodak)")
-    p.add_argument("--init", default=None, help="start from these weights (same architecture; path or shipped name)")
+    p.add_argument("--init", default=None, help="start from these weights (same architecture, path or shipped name; a "
+                                                "fixed-rate model can seed a rate-adaptive one of the same width)")
     p.add_argument("--ema", type=float, default=0.999,
                    help="EMA decay of the weights that are validated and saved as model.pt (0 = raw weights; "
                         "warm-up min(decay, (1+n)/(10+n)) at step n); the raw weights stay in train_state.pt")

@@ -1,6 +1,7 @@
 """Link-level evaluation of a trained JSCC model over images, SNRs and channels."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Callable, Sequence
 
 import torch
@@ -46,6 +47,7 @@ def evaluate(
     recon: ReconSaver | None = None,
     recon_group: str = "",
     desc: str = "eval",
+    ratio: Fraction | str | None = None,
 ) -> list[dict]:
     """One row per (image, SNR, channel draw): ``{"image", "height", "width", "snr_db", "draw", <metric>}``
     (``ms_ssim`` is None for images of at most 160 pixels per side).
@@ -53,7 +55,8 @@ def evaluate(
     Images are evaluated one at a time at full size (padded to the model stride, cropped back). Noise and fading
     come from a generator seeded with ``seed``, so results are reproducible. With ``recon``, the first draw's
     reconstruction of every image is collected and, after each SNR, the worst/best by mean PSNR over the draws are
-    written under ``recon_group/snr<SNR>dB``.
+    written under ``recon_group/snr<SNR>dB``. ``ratio``: the bandwidth ratio a rate-adaptive model sends at (rows then
+    carry ``"ratio"``; None = the model's own / largest ratio, :meth:`jscc_rt.pipeline.Link.__call__`).
     """
     for m in metrics:
         if m not in METRICS:
@@ -73,8 +76,10 @@ def evaluate(
             x = img.unsqueeze(0).to(device)
             ps: list[float] = []
             for d in range(draws):
-                rec = link(x, snr, generator=g).images
+                rec = link(x, snr, generator=g, ratio=ratio).images
                 row = {"image": name, "height": int(x.shape[-2]), "width": int(x.shape[-1]), "snr_db": snr, "draw": d}
+                if ratio is not None:
+                    row["ratio"] = str(ratio)
                 for m in metrics:
                     row[m] = metric(m, x, rec)
                 ps.append(row["psnr"] if "psnr" in row else float(psnr(x, rec)[0]))

@@ -5,6 +5,7 @@ import json
 import platform
 import subprocess
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,8 @@ from jscc_rt.eval.evaluate import evaluate, per_image, summarize
 from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
+from jscc_rt.models.config import parse_ratio
+from jscc_rt.models.rate import budget_channels, ladder
 from jscc_rt.models.registry import resolve_checkpoint
 
 METRICS = ("psnr", "ssim", "ms_ssim")
@@ -38,12 +41,28 @@ def git_commit() -> str:
 def markdown_table(results: list[dict]) -> str:
     """Rows ``{"model", "channel", "snr_db", psnr, ssim, ms_ssim[, flip]}`` -> a markdown table (FLIP: lower is
     better; n/a where it was not computed)."""
-    lines = ["| model | channel | SNR (dB) | PSNR (dB) | SSIM | MS-SSIM | FLIP |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| model | k/n | channel | SNR (dB) | PSNR (dB) | SSIM | MS-SSIM | FLIP |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in results:
-        lines.append(f"| {r['model']} | {r['channel']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | {f(r['ssim'], 4)} | "
-                     f"{f(r.get('ms_ssim'), 4)} | {f(r.get('flip'), 4)} |")
+        lines.append(f"| {r['model']} | {r.get('ratio', 'n/a')} | {r['channel']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | "
+                     f"{f(r['ssim'], 4)} | {f(r.get('ms_ssim'), 4)} | {f(r.get('flip'), 4)} |")
     return "\n".join(lines)
+
+
+def plot_psnr_vs_ratio(results: list[dict], path: Path, title: str) -> None:
+    """PSNR vs bandwidth ratio k/n (log axis): a line per (model, channel, SNR) over its ratios; a fixed-rate model
+    is one marker per SNR."""
+    from jscc_rt.eval.plots import finish, pyplot
+
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
+    for model, ch, snr in sorted({(r["model"], r["channel"], r["snr_db"]) for r in results}):
+        rs = sorted((r for r in results if (r["model"], r["channel"], r["snr_db"]) == (model, ch, snr)),
+                    key=lambda r: Fraction(r["ratio"]))
+        ax.plot([float(Fraction(r["ratio"])) for r in rs], [r["psnr"] for r in rs], marker="o",
+                linestyle="-" if ch == "awgn" else "--", label=f"{model} ({ch}, {snr:g} dB)")
+    ax.set_xscale("log", base=2)
+    finish(fig, ax, path, xlabel="bandwidth ratio k/n", ylabel="PSNR (dB)", title=title, legend_size=7)
 
 
 def plot_psnr_vs_snr(results: list[dict], path: Path, title: str, published: str | Path | None = None) -> None:
@@ -57,11 +76,26 @@ def plot_psnr_vs_snr(results: list[dict], path: Path, title: str, published: str
         for i, (label, (snr, val)) in enumerate(published_psnr_vs_snr(published, ch).items()):
             ax.plot(snr, val, color=str(min(0.35 + 0.12 * i, 0.8)), marker="x", linestyle=":" if ch == "awgn" else "-.",
                     label=f"(published) {label} ({ch})")
-    for (model, ch) in sorted({(r["model"], r["channel"]) for r in results}):
-        rs = sorted((r for r in results if r["model"] == model and r["channel"] == ch), key=lambda r: r["snr_db"])
+    n_ratios = {m: len({r.get("ratio") for r in results if r["model"] == m}) for m in {r["model"] for r in results}}
+    for (model, ratio, ch) in sorted({(r["model"], r.get("ratio", ""), r["channel"]) for r in results}):
+        rs = sorted((r for r in results if (r["model"], r.get("ratio", ""), r["channel"]) == (model, ratio, ch)),
+                    key=lambda r: r["snr_db"])
+        tag = f"{model} @ {ratio}" if n_ratios[model] > 1 else model  # a rate-adaptive model: a curve per budget
         ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o",
-                linestyle="-" if ch == "awgn" else "--", label=f"{model} ({ch})")
+                linestyle="-" if ch == "awgn" else "--", label=f"{tag} ({ch})")
     finish(fig, ax, path, xlabel="channel SNR (dB)", ylabel="PSNR (dB)", title=title, legend_size=8)
+
+
+def _model_ratios(model: torch.nn.Module, ratios: Sequence[str] | None) -> list[Fraction]:
+    """The budgets one model is evaluated at: its own ratio (fixed rate), ``ratios`` or its ladder (rate-adaptive)."""
+    cfg = model.config  # type: ignore[attr-defined]
+    if not getattr(cfg, "rate_adaptive", False):
+        return [cfg.ratio]
+    if not ratios:
+        return ladder(cfg)
+    for r in ratios:
+        budget_channels(cfg, r)  # outside the range or off the granularity: a clear error before any image runs
+    return sorted({parse_ratio(r) for r in ratios})
 
 
 def run_eval(
@@ -79,6 +113,7 @@ def run_eval(
     save_recon: int = 0,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     published: str | None = None,
+    ratios: Sequence[str] | None = None,
 ) -> str:
     """Evaluate each checkpoint on each channel; returns the markdown table (and writes files into ``out``).
 
@@ -90,6 +125,9 @@ def run_eval(
     MS-SSIM); ``save_recon`` N writes the N worst and N best reconstructions by PSNR (first channel draw) and
     original | reconstruction strips to ``out/recon/<model>/<channel>/snr<SNR>dB/``. ``published``: an anchors
     file (docs/published/published_kodak.json) whose curves the plot shows beside ours, labelled as published.
+    ``ratios``: the budgets (k/n) every rate-adaptive model is evaluated at (default: its ladder,
+    :func:`jscc_rt.models.rate.ladder`); a fixed-rate model runs at its own ratio. Rows carry ``"ratio"``; with
+    more than one ratio, ``out/psnr_vs_ratio.png`` is drawn too.
     """
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     if draws is not None:
@@ -107,22 +145,26 @@ def run_eval(
         list_images(folder)  # a missing or empty folder is reported before the checkpoints are looked at
     paths = [resolve_checkpoint(ck) for ck in checkpoints]
     models = [load_model(p) for p in paths]
+    budgets = [_model_ratios(m, ratios) for m in models]  # a ratio outside a model's range fails here
     min_side = max(min_image_side(m.stride) for m in models)  # type: ignore[attr-defined]
     set_name, images = eval_images(data, max_images=max_images, max_pixels=max_pixels, min_side=min_side)
     results: list[dict] = []
     rows_per_image: list[dict] = []
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     metrics = eval_metrics()
-    for path, model in zip(paths, models):
+    for path, model, model_ratios in zip(paths, models, budgets):
         name = path.stem
         for ch, cfg in cfgs.items():
             n_draws = draws if draws is not None else (1 if ch == "awgn" else 4)
-            rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=metrics,  # type: ignore[arg-type]
-                            show_progress=show_progress, recon=saver, recon_group=f"{name}/{ch}",
-                            desc=f"eval {name} {ch}")
-            for s in summarize(rows, metrics):
-                results.append({"model": name, "channel": ch, "draws": n_draws, **s})
-            rows_per_image += [{"model": name, "channel": ch, **r} for r in per_image(rows, metrics)]
+            for r in model_ratios:
+                tag = f"{name}@{r}" if len(model_ratios) > 1 else name
+                rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=metrics,  # type: ignore[arg-type]
+                                show_progress=show_progress, recon=saver, recon_group=f"{tag.replace('/', '_')}/{ch}",
+                                desc=f"eval {tag} {ch}", ratio=r if len(model_ratios) > 1 else None)
+                for s in summarize(rows, metrics):
+                    results.append({"model": name, "ratio": str(r), "channel": ch, "draws": n_draws, **s})
+                rows_per_image += [{"model": name, "ratio": str(r), "channel": ch, **row}
+                                   for row in per_image(rows, metrics)]
     table = markdown_table(results)
     if out is not None:
         o = Path(out)
@@ -139,4 +181,6 @@ def run_eval(
         (o / "table.md").write_text(f"Eval set: {set_name} ({len(images)} images)\n\n{table}\n")
         plot_psnr_vs_snr(results, o / "psnr_vs_snr.png", f"PSNR vs SNR on {set_name} ({len(images)} images)",
                          published)
+        if len({r["ratio"] for r in results}) > 1:
+            plot_psnr_vs_ratio(results, o / "psnr_vs_ratio.png", f"PSNR vs k/n on {set_name} ({len(images)} images)")
     return f"eval set: {set_name} ({len(images)} images)\n{table}"

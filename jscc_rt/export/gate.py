@@ -22,13 +22,12 @@ from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
-from jscc_rt.export.check import receiver_feeds
-from jscc_rt.runtime.graphs import EncoderGraph
+from jscc_rt.export.check import budgets, encoder_runner, receiver_feeds
 from jscc_rt.runtime.variants import PRECISIONS, variant_path
 from jscc_rt.models import load_model
 from jscc_rt.runtime.base import Runner, RunnerUnavailable
 from jscc_rt.runtime.openvino_runner import OpenVINORunner
-from jscc_rt.runtime.runners import OnnxRuntimeRunner, TorchRunner
+from jscc_rt.runtime.runners import OnnxRuntimeRunner
 
 #: Runtime-precision variants: the fp32 graph run under a backend's low-precision mode.
 RUNTIME_VARIANTS: tuple[str, ...] = ("ov-bf16",)
@@ -71,15 +70,17 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
     set_name, images = eval_images(data, max_images=max_images)
     rows: list[dict] = []
     fp32_graphs = [p for p in sorted(d.glob("receiver_*.onnx")) if p == variant_path(p, "fp32")]
-    with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
+    with encoder_runner(jscc) as enc:
         for path in progress(fp32_graphs, desc="export check: precision gate", disable=not show_progress):
             if graphs and path.stem not in graphs:
                 continue
             meta = json.loads(path.with_suffix(".json").read_text())
-            feeds = {snr: [receiver_feeds(enc, img, snr, jscc.stride, meta, torch.Generator().manual_seed(seed + i))
-                           for i, (_, img) in enumerate(images)] for snr in snrs}
+            # a rate-adaptive graph is gated at each of its check budgets
+            feeds = {(r, snr): [receiver_feeds(enc, img, snr, jscc.stride, meta,
+                                               torch.Generator().manual_seed(seed + i), r)
+                                for i, (_, img) in enumerate(images)] for r in budgets(meta) for snr in snrs}
             with OnnxRuntimeRunner(path) as ref:
-                ref_out = {snr: [ref.infer(f)["images"] for f in fs] for snr, fs in feeds.items()}
+                ref_out = {key: [ref.infer(f)["images"] for f in fs] for key, fs in feeds.items()}
             for v in variants:
                 try:
                     runner = variant_runner(path, v)
@@ -89,16 +90,17 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
                         continue
                     raise
                 with runner:
-                    for snr, fs in feeds.items():
+                    for (ratio, snr), fs in feeds.items():
                         p32, pv, err = [], [], 0.0
-                        for (_, img), f, a in zip(images, fs, ref_out[snr]):
+                        for (_, img), f, a in zip(images, fs, ref_out[(ratio, snr)]):
                             b = runner.infer(f)["images"].float()
                             a, b = (t[..., : img.shape[-2], : img.shape[-1]] for t in (a, b))
                             err = max(err, float((a - b).abs().max()))
                             p32.append(float(psnr(img[None], a.clamp(0, 1))[0]))
                             pv.append(float(psnr(img[None], b.clamp(0, 1))[0]))
                         m32, mv = sum(p32) / len(p32), sum(pv) / len(pv)
-                        rows.append({"graph": path.stem, "variant": v, "backend": runner.name, "snr_db": snr,
+                        rows.append({"graph": path.stem, **({} if ratio is None else {"ratio": str(ratio)}),
+                                     "variant": v, "backend": runner.name, "snr_db": snr,
                                      "images": f"{set_name} x{len(images)}", "psnr_fp32": m32, "psnr_variant": mv,
                                      "psnr_delta_db": m32 - mv, "max_abs_err": err, "tolerance_db": tolerance_db,
                                      "passed": m32 - mv <= tolerance_db})
@@ -109,14 +111,14 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
 
 def failures(rows: Sequence[dict]) -> list[str]:
     """One line per failing (graph, variant, SNR): names the variant, the delta and the tolerance."""
-    return [f"{r['graph']}.{r['variant']} at {r['snr_db']:g} dB loses {r['psnr_delta_db']:.3f} dB PSNR against fp32 "
+    return [f"{r['graph']}.{r['variant']}{' at k/n ' + r['ratio'] if 'ratio' in r else ''} at {r['snr_db']:g} dB loses {r['psnr_delta_db']:.3f} dB PSNR against fp32 "
             f"(tolerance {r['tolerance_db']:g} dB)" for r in rows if not r["passed"]]
 
 
 def markdown(rows: Sequence[dict]) -> str:
     lines = ["| graph | variant | backend | SNR (dB) | PSNR fp32 | PSNR variant | delta (dB) | max abs err | gate |",
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
-    lines += [f"| {r['graph']} | {r['variant']} | {r['backend']} | {r['snr_db']:g} | {r['psnr_fp32']:.3f} | "
+    lines += [f"| {r['graph']}{'@' + r['ratio'] if 'ratio' in r else ''} | {r['variant']} | {r['backend']} | {r['snr_db']:g} | {r['psnr_fp32']:.3f} | "
               f"{r['psnr_variant']:.3f} | {r['psnr_delta_db']:+.4f} | {r['max_abs_err']:.2e} | "
               f"{'pass' if r['passed'] else 'FAIL'} |" for r in rows]
     return "\n".join(lines)

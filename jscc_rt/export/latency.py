@@ -18,22 +18,23 @@ from jscc_rt._validate import JsccInputError, check_int
 from jscc_rt.runtime.timing import time_fn
 from jscc_rt.data import eval_images
 from jscc_rt.eval.metrics import psnr
-from jscc_rt.export.check import receiver_feeds
-from jscc_rt.runtime.graphs import EncoderGraph
+from jscc_rt.export.check import budgets, encoder_runner, receiver_feeds
 from jscc_rt.runtime.variants import variant_path
 from jscc_rt.models import load_model
 from jscc_rt.runtime.backends import BACKENDS, check_backends, make_runner, unavailable_reason
 from jscc_rt.runtime.base import RunnerUnavailable
 from jscc_rt.runtime.receiver import graph_from_sidecar
-from jscc_rt.runtime.runners import TorchRunner
 
 
 def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: Sequence[str] | None = None,
                      backends: Sequence[str] | None = None, iters: int = 20, threads: int = 0,
                      snr_db: float = 5.0, show_progress: bool = False,
-                     on_rows: Callable[[list[dict]], None] | None = None) -> tuple[list[dict], list[dict]]:
+                     on_rows: Callable[[list[dict]], None] | None = None,
+                     ratios: Sequence[str] | None = None) -> tuple[list[dict], list[dict]]:
     """``(rows, skipped)``. Rows: ``{graph, steps, sampler, backend, precision, threads, device, image,
-    latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss);
+    latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss); a
+    rate-adaptive graph is timed at each budget of :func:`~jscc_rt.export.check.budgets` (``ratios``), its rows
+    carrying ``"ratio"``;
     skipped: ``{backend, reason}``. ``threads``: per backend (0 = one per CPU). ``on_rows`` gets each row as soon
     as it is measured."""
     check_int(iters, "iters", minimum=1, fix="time each receiver at least once, e.g. --iters 20")
@@ -53,10 +54,11 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
     paths = [p for p in sorted(d.glob("receiver_*.onnx"))
              if p == variant_path(p, "fp32") and (not graphs or p.stem in graphs)]
     rows: list[dict] = []
-    with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
-        for p in progress(paths, desc="export latency", disable=not show_progress):
-            meta = json.loads(p.with_suffix(".json").read_text())
-            feeds = receiver_feeds(enc, img, snr_db, jscc.stride, meta, torch.Generator().manual_seed(0))
+    with encoder_runner(jscc) as enc:
+        jobs = [(p, json.loads(p.with_suffix(".json").read_text())) for p in paths]
+        jobs = [(p, meta, r) for p, meta in jobs for r in budgets(meta, ratios)]
+        for p, meta, ratio in progress(jobs, desc="export latency", disable=not show_progress):
+            feeds = receiver_feeds(enc, img, snr_db, jscc.stride, meta, torch.Generator().manual_seed(0), ratio)
             ref_psnr = None
             for b in names:
                 try:
@@ -71,7 +73,8 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                     t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters)
                 q = float(psnr(img[None], out.clamp(0, 1))[0])
                 ref_psnr = q if b == "torch" else ref_psnr
-                rows.append({"graph": p.stem, "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
+                rows.append({"graph": p.stem, **({} if ratio is None else {"ratio": str(ratio)}),
+                             "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
                              "backend": b, "precision": getattr(runner, "precision", "fp32"),
                              "threads": getattr(runner, "threads", threads), "device": getattr(runner, "device", ""),
                              "image": tuple(img.shape[-2:]), **t, "psnr_db": q,
@@ -83,13 +86,14 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
 
 def markdown(rows: Sequence[dict], skipped: Sequence[dict] = ()) -> str:
     """Latency table with each row's speed-up over torch fp32 on the same graph."""
-    base = {r["graph"]: r["latency_ms_p50"] for r in rows if r["backend"] == "torch"}
+    key = lambda r: r["graph"] + (f"@{r['ratio']}" if "ratio" in r else "")  # noqa: E731
+    base = {key(r): r["latency_ms_p50"] for r in rows if r["backend"] == "torch"}
     lines = ["| graph | backend | precision | threads | image | p50 ms | p99 ms | speed-up vs torch fp32 | "
              "PSNR (dB) | delta vs fp32 (dB) |", "|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        su = base.get(r["graph"])
+        su = base.get(key(r))
         d = r["psnr_delta_db"]
-        lines.append(f"| {r['graph']} | {r['backend']} | {r['precision']} | {r['threads']} | "
+        lines.append(f"| {key(r)} | {r['backend']} | {r['precision']} | {r['threads']} | "
                      f"{r['image'][0]}x{r['image'][1]} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p99']:.1f} | "
                      f"{'%.2fx' % (su / r['latency_ms_p50']) if su else 'n/a'} | {r['psnr_db']:.3f} | "
                      f"{'n/a' if d is None else '%+.4f' % d} |")

@@ -19,8 +19,8 @@ from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.export.precision import LOW_PRECISION_OPS, VARIANT_OPSET, low_precision_nodes, to_low_precision
 from jscc_rt.runtime.variants import check_precision, variant_path
-from jscc_rt.runtime.graphs import (DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph, NOMATransmitterGraph,
-                                   ReceiverGraph)
+from jscc_rt.runtime.graphs import (BudgetReceiverGraph, DecoderGraph, DenoiserGraph, EncoderGraph, NOMAReceiverGraph,
+                                   NOMATransmitterGraph, ReceiverGraph)
 from jscc_rt.models import load_model
 from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
 from jscc_rt.models.registry import resolve_checkpoint
@@ -97,6 +97,11 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
             if check_steps(n, max_steps=NoiseSchedule(**den.meta["schedule"]).num_steps) == 0:  # type: ignore[attr-defined]
                 raise JsccInputError("step budget 0 is the decoder alone (receiver_decoder.onnx, always written); "
                                      "pass --steps of 1 or more")
+    if getattr(model.config, "rate_adaptive", False):
+        if nets:
+            raise JsccInputError("a rate-adaptive model has no diffusion receiver; export it without --denoiser and "
+                                 "--consistency")
+        return _export_rate_adaptive(model, jpath, out, example_hw)
     s = model.stride
     h, w = example_hw
     img = torch.rand(1, 3, h, w)
@@ -132,6 +137,30 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
                                       {"graph": "receiver", "steps": n, "sampler": kind, "eta": 0.0,
                                        "decoder_snr_db": decoder_snr_db, **dmeta}))
     return paths
+
+
+def _export_rate_adaptive(model: torch.nn.Module, jpath: Path, out: Path, example_hw: tuple[int, int]) -> list[Path]:
+    """Encoder, decoder and receiver of a rate-adaptive model, each with a ``channels (B,)`` float32 input (the
+    sent latent channel count): one graph serves every budget; the latent keeps all ``C`` channels, zero after the
+    sent prefix."""
+    s, (h, w) = model.stride, example_hw
+    cfg = model.config
+    img, snr = torch.rand(1, 3, h, w), torch.tensor([10.0])
+    lat = torch.randn(1, cfg.latent_channels, h // s, w // s)
+    ch = torch.tensor([float(cfg.min_latent_channels)])
+    base = {"jscc_checkpoint": str(jpath), "jscc_sha256": file_sha256(jpath), "jscc_config": cfg.to_dict(),
+            "stride": s, "torch": str(torch.__version__), "rate_adaptive": True,
+            "channels_range": [cfg.min_latent_channels, cfg.latent_channels]}
+    budget = {"channels": {0: "batch"}}
+    return [
+        export_graph(EncoderGraph(model), (img, snr, ch), out / "encoder.onnx", {**SPECS["encoder"].inputs, **budget},
+                     SPECS["encoder"].outputs, {"graph": "encoder", **base}),
+        export_graph(DecoderGraph(model), (lat, snr, ch), out / "decoder.onnx", {**SPECS["decoder"].inputs, **budget},
+                     SPECS["decoder"].outputs, {"graph": "decoder", **base}),
+        export_graph(BudgetReceiverGraph(model), (lat, torch.tensor([0.1]), snr, ch), out / "receiver_decoder.onnx",
+                     {**SPECS["receiver"].inputs, **budget}, SPECS["receiver"].outputs,
+                     {"graph": "receiver", "steps": 0, "sampler": None, **base}),
+    ]
 
 
 def write_variant(path: str | Path, precision: str, cal: "Calibration | None" = None) -> Path:

@@ -58,10 +58,8 @@ def calibration_images(cal: Calibration) -> tuple[str, list[torch.Tensor]]:
 
 def calibration_feeds(meta: dict, cal: Calibration, inputs: list[str]) -> list[dict[str, np.ndarray]]:
     """Feeds ``inputs`` of the graph that ``meta`` (an export sidecar) describes, one per calibration crop."""
-    from jscc_rt.export.check import receiver_feeds
-    from jscc_rt.runtime.graphs import EncoderGraph
+    from jscc_rt.export.check import budgets, encoder_runner, receiver_feeds
     from jscc_rt.models import load_model
-    from jscc_rt.runtime.runners import TorchRunner
 
     kind = meta.get("graph")
     if kind not in ("encoder", "decoder", "receiver"):
@@ -71,14 +69,13 @@ def calibration_feeds(meta: dict, cal: Calibration, inputs: list[str]) -> list[d
     g = torch.Generator().manual_seed(cal.seed)
     snrs = cal.snr_min_db + (cal.snr_max_db - cal.snr_min_db) * torch.rand(len(crops), generator=g)
     feeds = []
-    with TorchRunner(EncoderGraph(jscc), ["images", "snr_db"], ["symbols"]) as enc:
-        for img, snr in zip(crops, snrs.tolist()):
+    ratios = budgets(meta)  # a rate-adaptive graph is calibrated on its budgets in turn
+    with encoder_runner(jscc) as enc:
+        for i, (img, snr) in enumerate(zip(crops, snrs.tolist())):
+            f = receiver_feeds(enc, img, snr, jscc.stride, meta, g, ratios[i % len(ratios)])
             if kind == "encoder":
-                f = {"images": img[None], "snr_db": torch.tensor([snr])}
-            else:
-                f = receiver_feeds(enc, img, snr, jscc.stride, meta, g)
-                if kind == "decoder":
-                    f = {"received": f["received"], "snr_db": f["snr_db"]}
+                f = {"images": img[None], "snr_db": torch.tensor([snr]),
+                     **({"channels": f["channels"]} if "channels" in f else {})}
             feeds.append({k: v.numpy() for k, v in f.items() if k in inputs})
     return feeds
 

@@ -19,6 +19,19 @@ def parse_ratio(ratio: Fraction | str | float) -> Fraction:
     return r
 
 
+def channels_for(ratio: Fraction | str | float, downsample: int = 8) -> int:
+    """Real latent channels ``c = ratio * 6 * downsample^2`` that send ``ratio`` exactly (an even integer)."""
+    r = parse_ratio(ratio)
+    c = r * 6 * downsample**2
+    if c.denominator != 1 or c.numerator % 2:
+        raise JsccInputError(
+            f"ratio {r} needs {c} latent channels at downsample {downsample}, not an even integer; "
+            f"pick a ratio c/{6 * downsample**2} with even c (e.g. 1/64, 1/32, 1/16, 1/12, 1/8, 1/6, 1/4 at "
+            "downsample 8)"
+        )
+    return int(c)
+
+
 ModelName = Literal["deepjscc", "vae", "unrolled"]
 MODEL_NAMES: tuple[str, ...] = ("deepjscc", "vae", "unrolled")
 ArchName = Literal["gdn", "res"]
@@ -44,6 +57,9 @@ class JSCCConfig:
         upsample: the decoder's 2x upsampling layers: ``"deconv"`` (transposed convolutions) or ``"subpixel"``
             (convolution + PixelShuffle, the same function class; runs in bf16/fp16/int8 on every backend,
             :mod:`jscc_rt.models.upsample`).
+        min_latent_channels: 0 for a fixed-rate model; otherwise the model is rate-adaptive
+            (:mod:`jscc_rt.models.rate`): it sends the first ``c`` of its ``latent_channels`` channels for any even
+            ``c`` in ``[min_latent_channels, latent_channels]``, chosen at run time (``"unrolled"`` only).
     """
 
     model: ModelName = "deepjscc"
@@ -53,6 +69,7 @@ class JSCCConfig:
     unroll_iters: int = 5
     arch: ArchName = "gdn"
     upsample: UpsampleName = "deconv"
+    min_latent_channels: int = 0
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -74,24 +91,42 @@ class JSCCConfig:
             raise JsccInputError(f"the unrolled model needs downsample 8 and 1..32 iterations, got "
                                  f"downsample {self.downsample}, unroll_iters {self.unroll_iters}")
 
+        if self.min_latent_channels and (self.model != "unrolled" or self.min_latent_channels % 2
+                                         or not 2 <= self.min_latent_channels <= self.latent_channels):
+            raise JsccInputError(f"min_latent_channels must be 0 (fixed rate) or an even int in [2, latent_channels="
+                                 f"{self.latent_channels}] on the unrolled model, got {self.min_latent_channels} "
+                                 f"(model {self.model!r})")
+
     @property
     def ratio(self) -> Fraction:
-        """Bandwidth ratio k/n = c / (6 s^2) (complex uses per source value)."""
+        """Bandwidth ratio k/n = c / (6 s^2) (complex uses per source value); the largest one of a rate-adaptive
+        model."""
         return Fraction(self.latent_channels, 6 * self.downsample**2)
+
+    @property
+    def rate_adaptive(self) -> bool:
+        """True when the number of sent channels is chosen at run time (:mod:`jscc_rt.models.rate`)."""
+        return self.min_latent_channels > 0
+
+    @property
+    def min_ratio(self) -> Fraction:
+        """Smallest bandwidth ratio the model sends (``ratio`` for a fixed-rate model)."""
+        return Fraction(self.min_latent_channels or self.latent_channels, 6 * self.downsample**2)
 
     @classmethod
     def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
-                  unroll_iters: int = 5, arch: str = "gdn", upsample: str = "deconv") -> "JSCCConfig":
-        """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``)."""
-        r = parse_ratio(ratio)
-        c = r * 6 * downsample**2
-        if c.denominator != 1 or c.numerator % 2:
-            raise JsccInputError(
-                f"ratio {r} needs {c} latent channels at downsample {downsample}, not an even integer; "
-                "pick a ratio c/(6*s^2) with even c"
-            )
-        return cls(model=model, latent_channels=int(c), width=width, downsample=downsample,  # type: ignore[arg-type]
-                   unroll_iters=unroll_iters, arch=arch, upsample=upsample)  # type: ignore[arg-type]
+                  unroll_iters: int = 5, arch: str = "gdn", upsample: str = "deconv",
+                  min_ratio: Fraction | str | None = None) -> "JSCCConfig":
+        """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``); with ``min_ratio``, a
+        rate-adaptive model sending any ratio from ``min_ratio`` to ``ratio``."""
+        c = channels_for(ratio, downsample)
+        c_min = 0 if min_ratio is None else channels_for(min_ratio, downsample)
+        if c_min > c:
+            raise JsccInputError(f"min ratio {parse_ratio(min_ratio)} is above the ratio {parse_ratio(ratio)}; "
+                                 "a rate-adaptive model needs min_ratio <= ratio")
+        return cls(model=model, latent_channels=c, width=width, downsample=downsample,  # type: ignore[arg-type]
+                   unroll_iters=unroll_iters, arch=arch, upsample=upsample,  # type: ignore[arg-type]
+                   min_latent_channels=c_min)
 
     def to_dict(self) -> dict:
         return asdict(self)

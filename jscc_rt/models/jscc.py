@@ -7,6 +7,7 @@ latent back to an image. Both take the SNR in dB, ``(B,)``, so one model serves 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -15,6 +16,7 @@ from jscc_rt._validate import JsccInputError, check_tensor
 from jscc_rt.channel import from_symbols, power_normalize, to_symbols
 from jscc_rt.models.config import JSCCConfig
 from jscc_rt.models.layers import GDN, SNRAttention, conv, deconv
+from jscc_rt.models.rate import budget_channels, budget_mask
 
 
 def check_image_batch(x: torch.Tensor, stride: int, name: str = "images") -> None:
@@ -92,7 +94,8 @@ class JSCCModel(nn.Module):
             from jscc_rt.models.unrolled import CompactEncoder, UnrolledDecoder
 
             self.encoder: nn.Module = CompactEncoder(c, cfg.width)
-            self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters, upsample=cfg.upsample)
+            self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters, upsample=cfg.upsample,
+                                                      rate_adaptive=cfg.rate_adaptive)
             return
         c_enc = 2 * c if cfg.model == "vae" else c
         if cfg.arch == "res":
@@ -129,20 +132,34 @@ class JSCCModel(nn.Module):
             return mu + torch.exp(0.5 * logvar) * eps, kl
         return mu, kl
 
-    def transmit_latent(self, x: torch.Tensor, snr_db: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    def transmit_latent(self, x: torch.Tensor, snr_db: torch.Tensor, power: float = 1.0,
+                        channels: torch.Tensor | None = None) -> torch.Tensor:
         """Images -> power-normalized latent ``(B, c, H/s, W/s)`` (``power`` per complex symbol, VAE sends ``mu``):
         :meth:`transmit` without the symbol packing, so it traces for export with dynamic shapes. Eager calls
-        reject all-zero latents like :func:`jscc_rt.channel.power_normalize`; traced graphs skip that host check."""
+        reject all-zero latents like :func:`jscc_rt.channel.power_normalize`; traced graphs skip that host check.
+
+        A rate-adaptive model takes ``channels`` ``(B,)`` (sent channel counts; None = all): channels from there on
+        are zero and the power is normalized over the sent prefix, as :class:`~jscc_rt.pipeline.Link` does on the
+        sliced latent (``power_normalize(mask z) * sqrt(c / C)``: the all-channel mean power is ``c / C`` of the
+        prefix's)."""
         z = self.encoder(x, snr_db)
         if self.config.model == "vae":
             z = z.chunk(2, dim=1)[0]
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        s = power_normalize(z.reshape(z.shape[0], -1, 2), power, validate=not tracing)
-        return s.reshape(z.shape)
+        if channels is None or not self.config.rate_adaptive:
+            s = power_normalize(z.reshape(z.shape[0], -1, 2), power, validate=not tracing)
+            return s.reshape(z.shape)
+        c_all = self.config.latent_channels
+        zm = z * budget_mask(channels, c_all, z.dtype)
+        s = power_normalize(zm.reshape(z.shape[0], -1, 2), power, validate=not tracing).reshape(z.shape)
+        return s * torch.sqrt(channels.to(s.dtype) / c_all).view(-1, 1, 1, 1)
 
-    def transmit(self, x: torch.Tensor, snr_db: torch.Tensor, **kw) -> torch.Tensor:
-        """Images -> power-normalized symbols ``(B, k, 2)`` (unit average power per complex symbol)."""
+    def transmit(self, x: torch.Tensor, snr_db: torch.Tensor, ratio: Fraction | str | None = None,
+                 **kw) -> torch.Tensor:
+        """Images -> power-normalized symbols ``(B, k, 2)`` (unit average power per complex symbol); a rate-adaptive
+        model sends the channels of ``ratio`` (k/n, None = its largest; :func:`jscc_rt.models.rate.budget_channels`)."""
         z, _ = self.encode_latent(x, snr_db, **kw)
+        z = z[:, : budget_channels(self.config, ratio)]
         return power_normalize(to_symbols(z), validate=False)
 
     def receive(self, y: torch.Tensor, snr_db: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:

@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jscc_rt._validate import JsccInputError
 from jscc_rt.models.layers import SNRAttention, conv, deconv
+from jscc_rt.models.rate import budget_mask
 
 
 class CompactEncoder(nn.Module):
@@ -35,20 +37,22 @@ class CompactEncoder(nn.Module):
 
 
 class ProxDenoiser(nn.Module):
-    """``D_theta(z, snr, k)``: conv-ReLU-conv with FiLM from (SNR, iteration)."""
+    """``D_theta(z, snr, k[, rate])``: conv-ReLU-conv with FiLM from (SNR, iteration[, sent fraction of the latent
+    channels for a rate-adaptive model])."""
 
-    def __init__(self, channels: int, hidden: int, iters: int) -> None:
+    def __init__(self, channels: int, hidden: int, iters: int, rate_adaptive: bool = False) -> None:
         super().__init__()
         self.c1 = nn.Conv2d(channels, hidden, 3, padding=1)
         self.c2 = nn.Conv2d(hidden, channels, 3, padding=1)
-        self.film = nn.Linear(1 + iters, 2 * hidden)
+        self.film = nn.Linear(1 + iters + int(rate_adaptive), 2 * hidden)
         self.iters = iters
         nn.init.zeros_(self.c2.weight)
         nn.init.zeros_(self.c2.bias)
 
-    def forward(self, z: torch.Tensor, snr_db: torch.Tensor, k: int) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, snr_db: torch.Tensor, k: int, rate: torch.Tensor | None = None) -> torch.Tensor:
         onehot = F.one_hot(torch.full_like(snr_db, k, dtype=torch.long), self.iters).to(z.dtype)
-        scale, shift = self.film(torch.cat(((snr_db / 20.0).unsqueeze(1).to(z.dtype), onehot), 1)).chunk(2, 1)
+        cond = [(snr_db / 20.0).unsqueeze(1).to(z.dtype), onehot] + ([] if rate is None else [rate.unsqueeze(1).to(z.dtype)])
+        scale, shift = self.film(torch.cat(cond, 1)).chunk(2, 1)
         h = F.relu(self.c1(z) * (1 + scale[..., None, None]) + shift[..., None, None])
         return self.c2(h)
 
@@ -56,15 +60,21 @@ class ProxDenoiser(nn.Module):
 class UnrolledDecoder(nn.Module):
     """Noisy latent ``y`` + SNR -> image, through ``iters`` unrolled iterations and a compact synthesis network.
 
-    ``forward(y, snr_db, weights=None, return_all=False)``: ``weights`` ``(B, c, h, w)`` per-symbol precision weights
-    (None = 1); ``return_all`` returns the image decoded after every iteration (for the per-iteration PSNR plot).
+    ``forward(y, snr_db, weights=None, return_all=False, channels=None)``: ``weights`` ``(B, c, h, w)`` per-symbol
+    precision weights (None = 1); ``return_all`` returns the image decoded after every iteration (for the
+    per-iteration PSNR plot). A rate-adaptive decoder (``rate_adaptive=True``, :mod:`jscc_rt.models.rate`) takes
+    ``channels`` ``(B,)``, the sent channel count (None = all): latent channels from there on are ignored in ``y``
+    and get zero likelihood weight, and the FiLM sees the sent fraction.
     """
 
-    def __init__(self, latent_channels: int, width: int, iters: int, upsample: str = "deconv") -> None:
+    def __init__(self, latent_channels: int, width: int, iters: int, upsample: str = "deconv",
+                 rate_adaptive: bool = False) -> None:
         super().__init__()
         self.iters = iters
+        self.latent_channels = latent_channels
+        self.rate_adaptive = rate_adaptive
         self.step_logits = nn.Parameter(torch.full((iters,), -1.0))  # alpha_k = softplus(.) ~ 0.31 at init
-        self.prox = ProxDenoiser(latent_channels, width, iters)
+        self.prox = ProxDenoiser(latent_channels, width, iters, rate_adaptive)
         self.d1, self.d2 = deconv(latent_channels, width, upsample=upsample), deconv(width, width, upsample=upsample)
         self.a1, self.a2 = nn.PReLU(width), nn.PReLU(width)
         self.d3 = deconv(width, 3, upsample=upsample)
@@ -82,15 +92,24 @@ class UnrolledDecoder(nn.Module):
         return torch.sigmoid(self.d3(h2))
 
     def forward(self, y: torch.Tensor, snr_db: torch.Tensor, weights: torch.Tensor | None = None,
-                return_all: bool = False, features: list[torch.Tensor] | None = None):
+                return_all: bool = False, features: list[torch.Tensor] | None = None,
+                channels: torch.Tensor | None = None):
         """``features``: a list that receives every iterate ``z_k`` and the synthesis activations (for
         feature-matching distillation)."""
-        z = y
         w = torch.ones_like(y) if weights is None else weights
+        rate = None
+        if self.rate_adaptive:
+            c = self.latent_channels
+            sent = torch.full_like(snr_db, c) if channels is None else channels.to(snr_db.dtype)
+            mask = budget_mask(sent, c, y.dtype)
+            y, w, rate = y * mask, w * mask, sent / c
+        elif channels is not None:
+            raise JsccInputError("channels given to a fixed-rate decoder; only rate-adaptive models take a budget")
+        z = y
         alphas = self.step_sizes
         outs = []
         for k in range(self.iters):
-            z = z - alphas[k] * w * (z - y) + self.prox(z, snr_db, k)
+            z = z - alphas[k] * w * (z - y) + self.prox(z, snr_db, k, rate)
             if features is not None:
                 features.append(z)
             if return_all:

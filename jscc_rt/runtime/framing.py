@@ -54,6 +54,8 @@ class FrameLimits:
         min_side: smallest height/width the model decodes (pixels, a multiple of ``stride``).
         latent_channels: the model's real latent channels ``c``; when known, ``k`` must equal
             ``c (H/s)(W/s) / 2`` exactly. When ``None`` (no model), ``0 < k <= 3 H W``.
+        min_latent_channels: a rate-adaptive model's smallest budget (channels); ``k`` (the frame's announced
+            budget) may then be ``c (H/s)(W/s) / 2`` for any even ``c`` from it to ``latent_channels``.
         max_incomplete: incomplete frames held at once (frames); the oldest is evicted beyond it.
         max_pending_bytes: payload bytes held in incomplete frames (bytes); oldest frames evicted beyond it.
         reassembly_timeout_s: an incomplete frame older than this (seconds since its first fragment) is dropped.
@@ -67,6 +69,7 @@ class FrameLimits:
     stride: int = 8
     min_side: int = 8
     latent_channels: int | None = None
+    min_latent_channels: int | None = None
     max_incomplete: int = 32
     max_pending_bytes: int = 64 << 20
     reassembly_timeout_s: float = 2.0
@@ -82,6 +85,11 @@ class FrameLimits:
             raise ValueError(f"FrameLimits.min_side {self.min_side} must be a multiple of stride {self.stride}")
         if self.latent_channels is not None and (self.latent_channels < 2 or self.latent_channels % 2):
             raise ValueError(f"FrameLimits.latent_channels must be an even int >= 2, got {self.latent_channels}")
+        if self.min_latent_channels is not None and (
+                self.latent_channels is None or self.min_latent_channels % 2
+                or not 2 <= self.min_latent_channels <= self.latent_channels):
+            raise ValueError(f"FrameLimits.min_latent_channels must be an even int in [2, latent_channels], got "
+                             f"{self.min_latent_channels} (latent_channels {self.latent_channels})")
         if not self.reassembly_timeout_s > 0 or not self.max_symbol_power > 0:
             raise ValueError("FrameLimits.reassembly_timeout_s and max_symbol_power must be > 0")
         if self.max_pending_bytes < self.max_frame_bytes():
@@ -93,6 +101,17 @@ class FrameLimits:
         if self.latent_channels is None:
             return None
         return self.latent_channels * (height // self.stride) * (width // self.stride) // 2
+
+    def k_ok(self, height: int, width: int, k: int) -> bool:
+        """Whether ``k`` complex symbols is a budget the model sends for a ``height x width`` frame."""
+        need = self.expected_k(height, width)
+        if need is None:
+            return 0 < k <= 3 * height * width
+        if self.min_latent_channels is None:
+            return k == need
+        cells = (height // self.stride) * (width // self.stride)
+        c, rem = divmod(2 * k, cells)
+        return rem == 0 and c % 2 == 0 and self.min_latent_channels <= c <= self.latent_channels  # type: ignore[operator]
 
     def max_frame_bytes(self) -> int:
         """Largest symbol payload (bytes) one valid frame can carry under these limits."""
@@ -224,8 +243,7 @@ class FrameAssembler:
             return "width"
         if h.height * h.width > lim.max_pixels:
             return "pixels"
-        need = lim.expected_k(h.height, h.width)
-        if (h.k != need) if need is not None else not 0 < h.k <= 3 * h.height * h.width:
+        if not lim.k_ok(h.height, h.width, h.k):
             return "k"
         if h.n_frags != -(-8 * h.k // MAX_PAYLOAD):
             return "n_frags"

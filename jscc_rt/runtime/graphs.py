@@ -2,6 +2,8 @@
 
 * :class:`EncoderGraph`: ``images (B,3,H,W), snr_db (B,) -> symbols (B,c,H/s,W/s)`` (power-normalized, latent layout).
 * :class:`DecoderGraph`: ``received (B,c,h,w), snr_db (B,) -> images``.
+* :class:`BudgetReceiverGraph`: a rate-adaptive model's receiver, ``received, noise_var, snr_db, channels -> images``
+  (one engine for every channel-use budget). The encoder and decoder graphs of such a model take ``channels`` too.
 * :class:`DenoiserGraph`: ``x_t (B,c,h,w), t (B,), snr_db (B,) -> eps``.
 * :class:`ReceiverGraph`: the whole receiver, one engine: ``received (B,c,h,w)`` (equalized, unbiased symbols in
   latent layout), ``noise_var (B,)`` (effective complex noise variance per symbol, linear), ``snr_db (B,)`` (channel
@@ -41,20 +43,27 @@ def _update(x: torch.Tensor, e: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
 
 
 class EncoderGraph(nn.Module):
+    """``images, snr_db[, channels] -> symbols``; ``channels`` ``(B,)`` float32 only for a rate-adaptive model."""
+
     def __init__(self, model: JSCCModel, power: float = 1.0) -> None:
         super().__init__()
         self.model, self.power = model, power
 
-    def forward(self, images: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        return self.model.transmit_latent(images, snr_db, self.power)
+    def forward(self, images: torch.Tensor, snr_db: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.transmit_latent(images, snr_db, self.power, channels)
 
 
 class DecoderGraph(nn.Module):
+    """``received, snr_db[, channels] -> images``; ``channels`` only for a rate-adaptive model."""
+
     def __init__(self, model: JSCCModel) -> None:
         super().__init__()
         self.decoder = model.decoder
+        self.rate_adaptive = bool(getattr(model.config, "rate_adaptive", False))
 
-    def forward(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+    def forward(self, received: torch.Tensor, snr_db: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.rate_adaptive:
+            return self.decoder(received, snr_db, channels=channels)
         return self.decoder(received, snr_db)
 
 
@@ -113,6 +122,23 @@ class ReceiverGraph(nn.Module):
                 x = _update(x, eps, a, b)
         cond = snr_eff_db if self.decoder_snr_db is None else torch.full_like(snr_eff_db, self.decoder_snr_db)
         return self.decoder(x * math.sqrt(self.power / 2.0), cond)
+
+
+class BudgetReceiverGraph(nn.Module):
+    """The receiver of a rate-adaptive model (:mod:`jscc_rt.models.rate`), one engine for every budget:
+    ``received (B, C, h, w)`` (the sent prefix, zeros after it), ``noise_var (B,)``, ``snr_db (B,)``,
+    ``channels (B,)`` (float32 sent channel count) -> ``images``. The decoder ignores channels past ``channels``."""
+
+    def __init__(self, model: JSCCModel, *, power: float = 1.0) -> None:
+        super().__init__()
+        if not getattr(model.config, "rate_adaptive", False):
+            raise ValueError("BudgetReceiverGraph needs a rate-adaptive model; use ReceiverGraph")
+        self.decoder, self.power = model.decoder, power
+
+    def forward(self, received: torch.Tensor, noise_var: torch.Tensor, snr_db: torch.Tensor,
+                channels: torch.Tensor) -> torch.Tensor:
+        snr_eff_db = -10.0 * torch.log10(noise_var / self.power)
+        return self.decoder(received, snr_eff_db, channels=channels)
 
 
 class NOMATransmitterGraph(nn.Module):

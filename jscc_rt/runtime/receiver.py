@@ -8,6 +8,7 @@ the symbol count raise :class:`~jscc_rt.JsccInputError` naming the value.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -27,17 +28,21 @@ from jscc_rt.channel.complex_ops import abs2, cmul, conj
 from jscc_rt.channel.snr import snr_db_to_noise_var
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import NoiseSchedule
-from jscc_rt.runtime.graphs import ReceiverGraph
+from jscc_rt.runtime.graphs import BudgetReceiverGraph, ReceiverGraph
 from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks, n_blocks
 from jscc_rt.models import load_model
+from jscc_rt.models.config import parse_ratio
+from jscc_rt.models.rate import pad_latent
 from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.runtime.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
 
 
-def graph_from_sidecar(meta: dict) -> ReceiverGraph:
+def graph_from_sidecar(meta: dict) -> ReceiverGraph | BudgetReceiverGraph:
     """Rebuild the torch receiver graph an ONNX sidecar describes (from its source checkpoints)."""
     jscc = load_model(meta["jscc_checkpoint"])
+    if getattr(jscc.config, "rate_adaptive", False):
+        return BudgetReceiverGraph(jscc).eval()
     den = None
     if meta.get("steps"):
         den = load_model(meta["denoiser_checkpoint"], expect="DenoiserConfig")
@@ -51,12 +56,17 @@ class Receiver:
     Call with ``symbols`` ``(B, k, 2)`` and ``snr_db`` (scalar or ``(B,)``) plus ``image_size=(H, W)``; pass
     ``h_hat`` ``(B, NB, 2)`` (and ``block_len``, ``csi_err_var``) when the symbols are raw (not yet equalized).
     Returns ``(B, 3, H, W)`` float32 images in [0, 1].
+
+    A rate-adaptive model (``min_latent_channels > 0``, :mod:`jscc_rt.models.rate`) takes any budget in its range
+    from the symbol count: ``k = c (H/s)(W/s) / 2`` for an even ``c`` in ``[min_latent_channels, latent_channels]``;
+    pass ``ratio=`` (k/n) to have the count checked against the announced budget.
     """
 
     def __init__(self, runner: Runner, *, latent_channels: int, stride: int, steps: int, sampler: str | None,
-                 power: float = 1.0) -> None:
+                 power: float = 1.0, min_latent_channels: int = 0) -> None:
         self.runner, self.c, self.stride, self.steps, self.sampler, self.power = (
             runner, latent_channels, stride, steps, sampler, power)
+        self.c_min = min_latent_channels
         if not runner.loaded:
             runner.load()
 
@@ -79,6 +89,13 @@ class Receiver:
             decoder_snr_db = float(check_snr_db(decoder_snr_db, 1, name="decoder_snr_db")[0])
         jpath = resolve_checkpoint(jscc)
         model = load_model(jpath)
+        if getattr(model.config, "rate_adaptive", False):
+            if steps:
+                raise JsccInputError(f"steps={steps}: a rate-adaptive model has no diffusion receiver; use steps=0")
+            graph = BudgetReceiverGraph(model).eval()
+            return cls(TorchRunner(graph, ["received", "noise_var", "snr_db", "channels"], device=device),
+                       latent_channels=model.config.latent_channels, stride=model.stride, steps=0, sampler=None,
+                       min_latent_channels=model.config.min_latent_channels)
         den = None
         if denoiser and steps:
             dpath = resolve_checkpoint(denoiser)
@@ -99,7 +116,8 @@ class Receiver:
         if meta.get("graph") != "receiver":
             raise JsccInputError(f"{sidecar} describes a {meta.get('graph')!r} graph; a receiver_*.onnx is needed")
         return cls(runner, latent_channels=meta["jscc_config"]["latent_channels"], stride=meta["stride"],
-                   steps=meta.get("steps") or 0, sampler=meta.get("sampler"))
+                   steps=meta.get("steps") or 0, sampler=meta.get("sampler"),
+                   min_latent_channels=meta["jscc_config"].get("min_latent_channels", 0))
 
     @classmethod
     def from_onnx(cls, path: str | Path, *, backend: str = "onnxruntime", threads: int = 0,
@@ -120,8 +138,8 @@ class Receiver:
         return cls._from_sidecar(TensorRTRunner(engine), Path(onnx_path).with_suffix(".json"))
 
     def prepare(self, symbols: torch.Tensor, snr_db, image_size: tuple[int, int], *, h_hat: torch.Tensor | None = None,
-                block_len: int | None = None, csi_err_var: float = 0.0,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+                block_len: int | None = None, csi_err_var: float = 0.0, generator: torch.Generator | None = None,
+                ratio: Fraction | str | float | None = None) -> dict[str, torch.Tensor]:
         """Validate and equalize; returns the receiver graph's feeds.
 
         Every bad argument raises :class:`~jscc_rt.JsccInputError` naming the value: ``symbols`` not ``(B, k, 2)``
@@ -129,17 +147,15 @@ class Receiver:
         power (also after equalization); ``image_size`` not two positive ints that are multiples of the stride and
         match ``k``; ``snr_db`` not a number / ``(B,)`` tensor in [-20, 40] dB; ``h_hat`` not ``(B, NB, 2)`` for
         ``NB = ceil(k / block_len)`` blocks, or with zero entries; ``block_len`` not None or an int >= 1 (a block
-        longer than ``k`` symbols is one block); ``csi_err_var`` not in [0, 1).
+        longer than ``k`` symbols is one block); ``csi_err_var`` not in [0, 1); for a rate-adaptive model, a symbol
+        count outside its budget range or off its granularity, or not matching ``ratio``.
         """
         check_tensor(symbols, "symbols", ndim=3, last_dim=2)
         b, k = symbols.shape[:2]
         if b == 0 or k == 0:
             raise JsccInputError(f"symbols must hold at least one sample and one symbol, got shape {tuple(symbols.shape)}")
         hh, ww = check_image_size(image_size, self.stride)
-        need = self.c * (hh // self.stride) * (ww // self.stride) // 2
-        if k != need:
-            raise JsccInputError(f"{k} symbols per sample do not match image_size {image_size}: this model sends "
-                                 f"{need} symbols for that size")
+        sent = self._sent_channels(k, hh, ww, ratio)
         snr = check_snr_db(snr_db, b, device=symbols.device)
         block_len = check_block_len(block_len, k)
         csi_err_var = check_csi_err_var(csi_err_var)
@@ -158,12 +174,39 @@ class Receiver:
                                      hint=f"; h_hat is nearly zero (min |h_hat|^2 = {float(g2.min()):.3g})")
             total = csi_err_var * self.power + nv.unsqueeze(1)
             eff = self.power / (self.power * g2 / total).mean(1)  # precision-averaged effective noise variance
-        feeds = {"received": y.reshape(b, self.c, hh // self.stride, ww // self.stride), "noise_var": eff,
+        feeds = {"received": y.reshape(b, sent, hh // self.stride, ww // self.stride), "noise_var": eff,
                  "snr_db": snr.float()}
+        if self.c_min:
+            feeds["received"] = pad_latent(feeds["received"], self.c)
+            feeds["channels"] = torch.full((b,), float(sent))
         if self.sampler == "consistency" and self.steps > 1:
             feeds["noise"] = torch.randn(b, self.steps - 1, self.c, hh // self.stride, ww // self.stride,
                                          generator=generator)
         return feeds
+
+    def _sent_channels(self, k: int, hh: int, ww: int, ratio: Fraction | str | float | None) -> int:
+        """Latent channels that ``k`` symbols per sample carry for an ``hh x ww`` image (checked, see :meth:`prepare`)."""
+        cells = (hh // self.stride) * (ww // self.stride)
+        n = 3 * hh * ww
+        if not self.c_min:
+            need = self.c * cells // 2
+            if k != need:
+                raise JsccInputError(f"{k} symbols per sample do not match image_size {(hh, ww)}: this model sends "
+                                     f"{need} symbols for that size")
+            if ratio is not None and parse_ratio(ratio) != Fraction(k, n):
+                raise JsccInputError(f"announced ratio {parse_ratio(ratio)} differs from this fixed-rate model's "
+                                     f"k/n = {Fraction(k, n)}")
+            return self.c
+        lo, hi = self.c_min * cells // 2, self.c * cells // 2
+        if 2 * k % cells or (2 * k // cells) % 2 or not lo <= k <= hi:
+            raise JsccInputError(f"{k} symbols per sample is no budget of this rate-adaptive model for image_size "
+                                 f"{(hh, ww)}: it sends c (H/s)(W/s)/2 symbols for an even c in [{self.c_min}, "
+                                 f"{self.c}], i.e. {lo}..{hi} in steps of {cells}")
+        if ratio is not None and parse_ratio(ratio) != Fraction(k, n):
+            raise JsccInputError(f"{k} symbols per sample do not match the announced ratio {parse_ratio(ratio)} for "
+                                 f"image_size {(hh, ww)}: that budget is {parse_ratio(ratio) * n} symbols "
+                                 f"(received k/n = {Fraction(k, n)})")
+        return 2 * k // cells
 
     def __call__(self, symbols: torch.Tensor, snr_db, image_size: tuple[int, int], **kw) -> torch.Tensor:
         feeds = self.prepare(symbols, snr_db, image_size, **kw)

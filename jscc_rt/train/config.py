@@ -10,6 +10,8 @@ from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_int,
 
 #: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Training channels: ``"mixed"`` draws AWGN or Rayleigh block fading (block length 64, perfect CSI) per step.
+CHANNELS = ("awgn", "rayleigh", "mixed")
 #: Training devices (``"auto"``: CUDA when available).
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -63,6 +65,7 @@ class TrainConfig:
     channels_last: bool | None = False  # NHWC activations/weights; None = on with bf16/fp16
     ema: float = 0.0  # EMA decay of the weights for validation and model.pt; 0 = off (raw weights)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (CUDA when available)
+    min_ratio: str | None = None  # rate-adaptive model sending min_ratio..ratio (jscc_rt.models.rate); None = fixed
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -80,6 +83,8 @@ class TrainConfig:
         if not 0.0 <= self.ema < 1.0:
             raise JsccInputError(f"ema decay {self.ema} must be in [0, 1) (0 = off; e.g. 0.999)")
         check_positive(self.lr_min, "lr_min", allow_zero=True)
+        if self.channel not in CHANNELS:
+            raise JsccInputError(f"training channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
 

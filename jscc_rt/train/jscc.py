@@ -18,6 +18,7 @@ import math
 import platform
 import time
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import RandomCropSampler
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
+from jscc_rt.models.rate import ladder, sample_channels, widen_from
 from jscc_rt.pipeline import Link
 from jscc_rt.train import dist as D
 from jscc_rt.train.config import TrainConfig, start_run
@@ -62,14 +64,17 @@ class LinkObjective(nn.Module):
     averaged over the batch (pixels in [0, 1]) and ``loss = mse + beta_kl * mean KL / (3 H W)`` for VAE-JSCC.
     """
 
-    def __init__(self, model: JSCCModel, channel: ChannelConfig, beta_kl: float) -> None:
+    def __init__(self, model: JSCCModel, channel: str, beta_kl: float) -> None:
         super().__init__()
         self.model = model
-        self.link = Link(model, channel)
+        kinds = ("awgn", "rayleigh") if channel == "mixed" else (channel,)
+        self.links = {k: Link(model, ChannelConfig(kind=k)) for k in kinds}  # type: ignore[arg-type]
         self.beta_kl = beta_kl
 
-    def forward(self, x: torch.Tensor, snr: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        res = self.link(x, snr, generator=generator, sample_latent=self.model.config.model == "vae")
+    def forward(self, x: torch.Tensor, snr: torch.Tensor, generator: torch.Generator, channel: str = "awgn",
+                ratio: Fraction | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        res = self.links[channel](x, snr, generator=generator, sample_latent=self.model.config.model == "vae",
+                                  ratio=ratio)
         mse = (res.images.float() - x.float()).square().mean()
         n_src = x.shape[1] * x.shape[2] * x.shape[3]
         return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
@@ -112,16 +117,20 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     data_name, train_imgs = training_images(cfg.data, scale=cfg.scale, crop=cfg.crop)
     val_name, val_imgs = validation_images(cfg.val_data, cfg.val_images) if info.main else ("", [])
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
-                                unroll_iters=cfg.unroll_iters, arch=cfg.arch, upsample=cfg.upsample)
+                                unroll_iters=cfg.unroll_iters, arch=cfg.arch, upsample=cfg.upsample,
+                                min_ratio=cfg.min_ratio)
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model
         from jscc_rt.models.registry import resolve_checkpoint
 
         src = load_model(resolve_checkpoint(cfg.init))
-        if src.config != mcfg:
+        if src.config == mcfg:
+            model.load_state_dict(src.state_dict())
+        elif mcfg.rate_adaptive:
+            widen_from(model, src)  # a fixed-rate model seeds the rate-adaptive one (exact at its own ratio)
+        else:
             raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
-        model.load_state_dict(src.state_dict())
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if cfg.channels_last:
@@ -155,7 +164,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
                                  "edited or damaged; delete it to start over, or use a new --out") from e
-    objective = LinkObjective(model, ChannelConfig(kind=cfg.channel), cfg.beta_kl)
+    objective = LinkObjective(model, cfg.channel, cfg.beta_kl)
     net: nn.Module = objective
     if info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(objective, device_ids=[device.index] if device.index is not None
@@ -168,10 +177,22 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     def sync_eval() -> None:
         eval_model.load_state_dict(ema.shadow if ema is not None else model.state_dict())
 
+    val_ratios = ladder(mcfg) if mcfg.rate_adaptive else [None]
+    main_ratio = Fraction(1, 16) if Fraction(1, 16) in val_ratios else val_ratios[-1]
+
     def validate() -> dict:
+        """AWGN at ``val_snr_db``; a rate-adaptive model at every ladder ratio (``psnr`` is the 1/16 one, or its
+        largest ratio's, and ``psnr_by_ratio`` holds all)."""
         sync_eval()
-        rows = evaluate(eval_model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123, metrics=("psnr",))
-        return summarize(rows, ("psnr",))[0]
+        by_ratio = {}
+        for r in val_ratios:
+            rows = evaluate(eval_model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123,
+                            metrics=("psnr",), ratio=r)
+            by_ratio[str(r)] = summarize(rows, ("psnr",))[0]
+        res = dict(by_ratio[str(main_ratio)])
+        if mcfg.rate_adaptive:
+            res["psnr_by_ratio"] = {k: v["psnr"] for k, v in by_ratio.items()}
+        return res
 
     def checkpoint(final: bool) -> None:
         """Every rank joins (RNG states and weight digests are gathered); rank 0 writes."""
@@ -205,10 +226,13 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             grp["lr"] = lr_at(cfg, step)
         x = sampler.sample()
         snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
+        # one channel kind and one budget per step, the same on every rank (drawn only when they vary)
+        kind = cfg.channel if cfg.channel != "mixed" else ("awgn", "rayleigh")[int(torch.rand(1, generator=gen) < 0.5)]
+        ratio = Fraction(sample_channels(mcfg, gen), 6 * mcfg.downsample**2) if mcfg.rate_adaptive else None
         x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
         snr = D.shard(snr, info).to(device)
         with autocast(cfg.precision, device):
-            mse, loss = net(x, snr, noise_gen)
+            mse, loss = net(x, snr, noise_gen, kind, ratio)
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -229,8 +253,10 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         elapsed = time.time() - t_start
         if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
             last_val = validate()
+            by_ratio = {f"val_psnr_{cfg.val_snr_db:g}dB@{k}": v for k, v in last_val.get("psnr_by_ratio", {}).items()}
             log.write({"step": step, "wall_s": round(elapsed, 1), "train_psnr_ema": -10 * math.log10(loss_ema),
-                       "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], "weights": weights,
+                       "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio,
+                       "weights": weights,
                        "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
                        "world_size": info.world_size, "steps_per_s": timer.window()})
         if step % cfg.ckpt_every == 0 or step == end:

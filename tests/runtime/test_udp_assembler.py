@@ -203,3 +203,22 @@ def test_mean_symbol_power_does_not_overflow() -> None:
     assert mean_symbol_power(sym) == pytest.approx(2e60, rel=1e-6)
     assert np.isfinite(mean_symbol_power(np.full((2, 2), np.finfo(np.float32).max, np.float32)))
     assert mean_symbol_power(np.zeros((0, 2), np.float32)) == 0.0
+
+
+def test_rate_adaptive_limits_accept_every_budget_and_nothing_else() -> None:
+    """A rate-adaptive model (6..96 channels): the header's k announces the budget; any even channel count in range
+    reassembles, anything else is a bad k before a byte is held."""
+    lim = FrameLimits(stride=8, min_side=8, latent_channels=96, min_latent_channels=6)
+    cells = (64 // 8) * (96 // 8)
+    asm = FrameAssembler(lim)
+    for seq, c in enumerate((6, 24, 50, 96)):
+        k = c * cells // 2
+        sym = np.random.default_rng(seq).standard_normal((k, 2)).astype(np.float32)
+        got = feed_all(asm, encode_frame(seq, sym, 10.0, 64, 96))
+        assert len(got) == 1 and got[0].symbols.shape == (k, 2)
+    for seq, c in enumerate((4, 7, 98), start=10):  # below the range, odd, above the range
+        k = c * cells // 2
+        assert feed_all(asm, encode_frame(seq, np.zeros((k, 2), np.float32), 10.0, 64, 96)) == []
+    assert asm.stats.field_errors == {"k": 3} and asm.stats.balanced()
+    with pytest.raises(ValueError, match="min_latent_channels"):
+        FrameLimits(latent_channels=24, min_latent_channels=30)
