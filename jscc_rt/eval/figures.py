@@ -20,17 +20,36 @@ KODAK_HW = (512, 768)
 
 def kodak_results(results_dir: str | Path) -> list[dict]:
     """Every ``jscc-rt eval`` row on the full Kodak set under ``results_dir/*/results.json`` (``model``, ``channel``,
-    ``snr_db``, ``psnr``, ...; the file the row came from in ``source``); the newest file wins per model and channel."""
-    rows: dict[tuple[str, str], list[dict]] = {}
+    ``snr_db``, ``psnr``, ``ratio`` where recorded, ...; the file the row came from in ``source``); the newest file
+    wins per model, ratio and channel."""
+    rows: dict[tuple[str, str, str], list[dict]] = {}
+    key = lambda r: (r["model"], r.get("ratio", ""), r["channel"])  # noqa: E731
     for f in sorted(Path(results_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime):
         d = json.loads(f.read_text())
         if d.get("meta", {}).get("eval_set") != "kodak":
             continue
-        for r in d["results"]:
-            rows.setdefault((r["model"], r["channel"]), [])
-        for key in {(r["model"], r["channel"]) for r in d["results"]}:
-            rows[key] = [{**r, "source": str(f)} for r in d["results"] if (r["model"], r["channel"]) == key]
+        for k in {key(r) for r in d["results"]}:
+            rows[k] = [{**r, "source": str(f)} for r in d["results"] if key(r) == k]
     return [r for rs in rows.values() for r in sorted(rs, key=lambda r: r["snr_db"])]
+
+
+def row_ratio(row: dict) -> Fraction | None:
+    """The k/n a result row was measured at: its ``ratio`` (rate-adaptive models), else the model's own."""
+    return Fraction(row["ratio"]) if row.get("ratio") else model_ratio(row["model"])
+
+
+def baseline_rows(results_dir: str | Path) -> list[dict]:
+    """Digital-baseline rows of every ``results_dir/baselines*/baselines.json`` on Kodak, each with the ``ratio``
+    (a Fraction) its run used; the newest file wins per ratio."""
+    by_ratio: dict[Fraction, list[dict]] = {}
+    for f in sorted(Path(results_dir).glob("baselines*/baselines.json"), key=lambda p: p.stat().st_mtime):
+        d = json.loads(f.read_text())
+        meta = d.get("meta", {})
+        if meta.get("eval_set") != "kodak":
+            continue
+        r = Fraction(meta["ratio"]).limit_denominator(1 << 12)
+        by_ratio[r] = [{**row, "ratio": r, "source": str(f)} for row in d["rows"]]
+    return [row for rows in by_ratio.values() for row in rows]
 
 
 @lru_cache(maxsize=None)
@@ -53,13 +72,12 @@ def plot_all_methods(results_dir: str | Path, channel: str, path: Path, publishe
     from jscc_rt.eval.plots import finish, pyplot
 
     fig, ax = pyplot().subplots(figsize=(9.6, 4.8))
-    jscc = [r for r in kodak_results(results_dir) if r["channel"] == channel and model_ratio(r["model"]) == ratio]
+    jscc = [r for r in kodak_results(results_dir) if r["channel"] == channel and row_ratio(r) == ratio]
     for model in dict.fromkeys(r["model"] for r in jscc):
         rs = [r for r in jscc if r["model"] == model]
         ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o", label=model)
-    bl = Path(results_dir) / "baselines" / "baselines.json"
-    if bl.is_file():
-        rows = [r for r in json.loads(bl.read_text())["rows"] if r["channel"] == channel]
+    rows = [r for r in baseline_rows(results_dir) if r["channel"] == channel and r["ratio"] == ratio]
+    if rows:
         for chain in dict.fromkeys(r["chain"] for r in rows):
             rs = sorted((r for r in rows if r["chain"] == chain), key=lambda r: r["snr_db"])
             ideal = chain.endswith("+ideal")
@@ -71,6 +89,48 @@ def plot_all_methods(results_dir: str | Path, channel: str, path: Path, publishe
                     label=f"(published) {label}")
     finish(fig, ax, path, xlabel="channel SNR (dB)", ylabel="PSNR (dB)",
            title=f"Kodak, k/n = {ratio}, {channel.upper()}", legend_size=7, legend_outside=True)
+
+
+def plot_psnr_vs_bandwidth(results_dir: str | Path, path: Path, published: str | Path | None,
+                           snrs: tuple[float, ...] = (0.0, 10.0, 20.0)) -> None:
+    """PSNR vs k/n on Kodak over AWGN, one panel per SNR: every JSCC model at the ratios it was evaluated at (a
+    rate-adaptive model is one line), the digital baselines and their capacity-achieving ideal at each ratio they
+    were run at, and the published PSNR-vs-CBR points at that SNR (labelled as published)."""
+    from jscc_rt.eval.plots import pyplot
+    from jscc_rt.eval.published import published_psnr_vs_ratio
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(snrs), figsize=(5.2 * len(snrs), 4.6), sharey=True, squeeze=False)
+    jscc = [r for r in kodak_results(results_dir) if r["channel"] == "awgn" and row_ratio(r) is not None]
+    base = [r for r in baseline_rows(results_dir) if r["channel"] == "awgn"]
+    for ax, snr in zip(axes[0], snrs):
+        for model in dict.fromkeys(r["model"] for r in jscc):
+            rs = sorted((r for r in jscc if r["model"] == model and r["snr_db"] == snr), key=row_ratio)
+            if rs:
+                ax.plot([float(row_ratio(r)) for r in rs], [r["psnr"] for r in rs], marker="o",
+                        linestyle="-" if len(rs) > 1 else "none", label=model)
+        for chain in dict.fromkeys(r["chain"] for r in base):
+            rs = sorted((r for r in base if r["chain"] == chain and r["snr_db"] == snr), key=lambda r: r["ratio"])
+            if rs:
+                ideal = chain.endswith("+ideal")
+                ax.plot([float(r["ratio"]) for r in rs], [r["psnr"] for r in rs], linestyle=":" if ideal else "--",
+                        marker="" if ideal and len(rs) > 1 else "s",
+                        label=f"{chain} (capacity bound)" if ideal else chain)
+        for i, (label, (cbr, val)) in enumerate((published_psnr_vs_ratio(published, snr) if published else {}).items()):
+            ax.plot(cbr, val, color=str(min(0.3 + 0.15 * i, 0.8)), marker="x", linestyle="-.",
+                    label=f"(published) {label}")
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+        ax.set(title=f"AWGN {snr:g} dB", xlabel="bandwidth ratio k/n")
+    axes[0][0].set_ylabel("PSNR (dB), Kodak")
+    legend = {}  # one legend for all panels: every label once, in drawing order
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    fig.legend(list(legend.values()), list(legend), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
 
 
 def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
@@ -111,6 +171,7 @@ def write_report_figures(results_dir: str | Path, out: str | Path, models: list[
     o.mkdir(parents=True, exist_ok=True)
     for ch in ("awgn", "rayleigh"):
         plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published)
+    plot_psnr_vs_bandwidth(rd, o / "psnr_vs_ratio.png", published)
     md = table_markdown(model_table(rd, models))
     (o / "models.md").write_text(md + "\n")
     return md

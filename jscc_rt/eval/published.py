@@ -30,3 +30,23 @@ def published_psnr_vs_snr(path: str | Path, channel: str) -> dict[str, tuple[lis
                 except (TypeError, ValueError) as e:
                     raise JsccInputError(f"{str(p)!r}: {key}/{label} holds a value that is not a number ({e})") from e
     return out
+
+
+def published_psnr_vs_ratio(path: str | Path, snr_db: float) -> dict[str, tuple[list[float], list[float]]]:
+    """``{label: (cbr, psnr)}`` of every PSNR-vs-bandwidth series at ``snr_db`` (AWGN) in an anchors file: sections
+    named ``awgn_snr_<S>db_psnr_vs_cbr`` holding ``{label: {"cbr": [...], "psnr": [...]}}`` (CBR = k/n)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise JsccInputError(f"cannot read published numbers from {str(p)!r}: {e}") from e
+    sec = data.get(f"awgn_snr_{snr_db:g}db_psnr_vs_cbr") if isinstance(data, dict) else None
+    out = {}
+    for label, d in (sec or {}).items():
+        if isinstance(d, dict) and isinstance(d.get("cbr"), list) and len(d["cbr"]) == len(d.get("psnr", [])):
+            try:
+                out[label] = ([float(c) for c in d["cbr"]], [float(v) for v in d["psnr"]])
+            except (TypeError, ValueError) as e:
+                raise JsccInputError(f"{str(p)!r}: awgn_snr_{snr_db:g}db_psnr_vs_cbr/{label} holds a value that is "
+                                     f"not a number ({e})") from e
+    return out

@@ -26,3 +26,28 @@ def test_report_from_the_recorded_results(tmp_path: Path) -> None:
     src = {r["source"] for r in kodak_results(ROOT / "docs/results")}
     assert all(json.loads(Path(s).read_text())["meta"]["eval_set"] == "kodak" for s in src)
     assert main(["report", "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_bandwidth_figure_reads_ratio_rows_and_baselines_per_ratio(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from fractions import Fraction
+
+    from jscc_rt.eval.figures import baseline_rows, kodak_results, plot_psnr_vs_bandwidth, row_ratio
+    from jscc_rt.eval.published import published_psnr_vs_ratio
+
+    res = tmp_path / "res"
+    (res / "ra").mkdir(parents=True)
+    rows = [{"model": "ra", "ratio": r, "channel": "awgn", "snr_db": s, "psnr": 20 + s / 2 + 4 * float(Fraction(r))}
+            for r in ("1/64", "1/16", "1/4") for s in (0.0, 10.0, 20.0)]
+    (res / "ra" / "results.json").write_text(json.dumps({"meta": {"eval_set": "kodak"}, "results": rows}))
+    for r, name in ((0.125, "baselines_r1_8"), (0.0625, "baselines")):
+        (res / name).mkdir()
+        (res / name / "baselines.json").write_text(json.dumps({"meta": {"eval_set": "kodak", "ratio": r}, "rows": [
+            {"chain": "avif+ldpc", "channel": "awgn", "snr_db": 10.0, "psnr": 30 + 10 * r}]}))
+    got = kodak_results(res)
+    assert len(got) == 9 and {row_ratio(r) for r in got} == {Fraction(1, 64), Fraction(1, 16), Fraction(1, 4)}
+    assert sorted(r["ratio"] for r in baseline_rows(res)) == [Fraction(1, 16), Fraction(1, 8)]
+    pub = published_psnr_vs_ratio(ROOT / "docs/published/published_kodak.json", 10.0)
+    assert any("SwinJSCC" in k for k in pub) and published_psnr_vs_ratio(ROOT / "docs/published/published_kodak.json", 0.0) == {}
+    plot_psnr_vs_bandwidth(res, tmp_path / "bw.png", ROOT / "docs/published/published_kodak.json")
+    assert (tmp_path / "bw.png").stat().st_size > 20000
