@@ -80,34 +80,37 @@ def pad_latent(y: torch.Tensor, total: int) -> torch.Tensor:
     return torch.cat((y, y.new_zeros(y.shape[0], total - y.shape[1], *y.shape[2:])), 1)
 
 
-def widen_from(dst: nn.Module, src: nn.Module) -> list[str]:
-    """Initialize the rate-adaptive ``dst`` from the fixed-rate ``src`` of the same architecture with fewer latent
-    channels: equal-shaped tensors are copied, channel-grown ones get ``src`` in their leading slice. The rest of a
-    grown decoder tensor is zeroed (new latent channels are not read, the prox does not write them, the FiLM ignores
-    the rate), so ``dst`` sending ``src``'s channel count computes what ``src`` computes; the encoder's new output
-    channels keep their random initialization (gradients reach them once the decoder reads them). Returns the names of the grown tensors.
+def resize_from(dst: nn.Module, src: nn.Module) -> list[str]:
+    """Initialize ``dst`` from the fixed-rate ``src`` of the same architecture with another number of latent
+    channels (``dst`` rate-adaptive or fixed-rate): equal-shaped tensors are copied; a tensor whose latent-channel
+    dimension differs gets the overlapping leading slice. Grown decoder tensors are zero outside it (new latent
+    channels are not read, the prox does not write them, the FiLM ignores the rate), so a wider ``dst`` sending
+    ``src``'s channel count computes what ``src`` computes; the encoder's new output channels keep their random
+    initialization (gradients reach them once the decoder reads them). A narrower ``dst`` is ``src`` restricted to
+    its first channels. Returns the names of the resized tensors.
 
     Raises :class:`JsccInputError` when the architectures differ in anything but the latent channels."""
     dc, sc = dst.config, src.config  # type: ignore[union-attr]
     same = {k: v for k, v in dc.to_dict().items() if k not in ("latent_channels", "min_latent_channels")}
     other = {k: v for k, v in sc.to_dict().items() if k not in ("latent_channels", "min_latent_channels")}
-    if same != other or sc.latent_channels > dc.latent_channels or sc.rate_adaptive:
-        raise JsccInputError(f"cannot widen {sc} into {dc}: only a fixed-rate model of the same architecture with at "
-                             "most as many latent channels can initialize a rate-adaptive one")
-    d_sd, grown = dst.state_dict(), []
+    if same != other or sc.rate_adaptive:
+        raise JsccInputError(f"cannot initialize {dc} from {sc}: only a fixed-rate model of the same architecture "
+                             "(differing in latent channels only) can seed another")
+    d_sd, resized = dst.state_dict(), []
     with torch.no_grad():
         for name, t in src.state_dict().items():
             if name not in d_sd:
-                raise JsccInputError(f"cannot widen: {name} of the source has no counterpart")
+                raise JsccInputError(f"cannot initialize from {name} of the source: no counterpart")
             d = d_sd[name]
             if d.shape == t.shape:
                 d.copy_(t)
                 continue
-            if d.ndim != t.ndim or any(a < b for a, b in zip(d.shape, t.shape)):
-                raise JsccInputError(f"cannot widen {name}: {tuple(t.shape)} does not fit in {tuple(d.shape)}")
-            if name.startswith("decoder."):  # new inputs unread, new prox outputs unwritten: dst == src at c_src
+            if d.ndim != t.ndim:
+                raise JsccInputError(f"cannot resize {name}: {tuple(t.shape)} vs {tuple(d.shape)}")
+            if name.startswith("decoder."):
                 d.zero_()
-            d[tuple(slice(0, n) for n in t.shape)].copy_(t)
-            grown.append(name)
+            common = tuple(slice(0, min(a, b)) for a, b in zip(d.shape, t.shape))
+            d[common].copy_(t[common])
+            resized.append(name)
     dst.load_state_dict(d_sd)
-    return grown
+    return resized

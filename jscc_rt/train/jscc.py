@@ -30,7 +30,7 @@ from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import RandomCropSampler
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
-from jscc_rt.models.rate import ladder, sample_channels, widen_from
+from jscc_rt.models.rate import ladder, sample_channels, resize_from
 from jscc_rt.pipeline import Link
 from jscc_rt.train import dist as D
 from jscc_rt.train.config import TrainConfig, start_run
@@ -127,10 +127,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         src = load_model(resolve_checkpoint(cfg.init))
         if src.config == mcfg:
             model.load_state_dict(src.state_dict())
-        elif mcfg.rate_adaptive:
-            widen_from(model, src)  # a fixed-rate model seeds the rate-adaptive one (exact at its own ratio)
-        else:
-            raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}")
+        else:  # a fixed-rate model seeds one with other latent channels (exact at its own ratio when wider)
+            resize_from(model, src)
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if cfg.channels_last:

@@ -1,5 +1,5 @@
-"""Rate adaptation (jscc_rt.models.rate): budgets, granularity errors, the masked decoder, widening from a
-fixed-rate model, and the link sending a run-time number of channel uses."""
+"""Rate adaptation (jscc_rt.models.rate): budgets, granularity errors, the masked decoder, initializing from a
+fixed-rate model (wider or narrower), and the link sending a run-time number of channel uses."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -9,7 +9,7 @@ import torch
 
 from jscc_rt import JsccInputError
 from jscc_rt.models import JSCCConfig, JSCCModel
-from jscc_rt.models.rate import budget_channels, budget_mask, ladder, pad_latent, sample_channels, widen_from
+from jscc_rt.models.rate import budget_channels, budget_mask, ladder, pad_latent, sample_channels, resize_from
 from jscc_rt.pipeline import Link
 
 
@@ -102,15 +102,19 @@ def test_widened_model_equals_its_source_at_the_source_ratio() -> None:
     for p in src.decoder.prox.c2.parameters():
         torch.nn.init.normal_(p, std=0.1)
     dst = JSCCModel(_cfg()).eval()
-    grown = widen_from(dst, src)
+    grown = resize_from(dst, src)
     assert "encoder.c3.weight" in grown and "decoder.prox.film.weight" in grown
     x = torch.rand(2, 3, 32, 48)
     with torch.no_grad():
         a = Link(src)(x, 5.0, generator=torch.Generator().manual_seed(3)).images
         b = Link(dst)(x, 5.0, generator=torch.Generator().manual_seed(3), ratio="1/16").images
     torch.testing.assert_close(b, a, rtol=0, atol=1e-6)  # images (2, 3, 32, 48), float32
-    with pytest.raises(JsccInputError, match="cannot widen"):
-        widen_from(dst, JSCCModel(JSCCConfig.for_ratio("1/16", "unrolled", width=32)))
+    with pytest.raises(JsccInputError, match="cannot initialize"):
+        resize_from(dst, JSCCModel(JSCCConfig.for_ratio("1/16", "unrolled", width=32)))
+    narrow = JSCCModel(JSCCConfig.for_ratio("1/32", "unrolled", width=16)).eval()  # the first 12 of 24 channels
+    assert "encoder.c3.weight" in resize_from(narrow, src)
+    torch.testing.assert_close(narrow.encoder.c3.weight, src.encoder.c3.weight[:12], rtol=0, atol=0)
+    torch.testing.assert_close(narrow.decoder.prox.c1.weight, src.decoder.prox.c1.weight[:, :12], rtol=0, atol=0)
 
 
 def test_link_sends_the_announced_number_of_symbols() -> None:
