@@ -22,8 +22,8 @@ from jscc_rt.channel import Channel, ChannelConfig
 from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
 from jscc_rt.diffusion.receiver import DiffusionReceiver
-from jscc_rt.diffusion.schedule import from_diffusion
-from jscc_rt.kernels.dispatch import tx_channel_rx
+from jscc_rt.diffusion.schedule import from_diffusion, to_diffusion
+from jscc_rt.kernels.dispatch import TxRxOutput, tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
 from jscc_rt.models.rate import budget_channels, pad_latent
 
@@ -48,6 +48,20 @@ class LinkResult:
     kl: torch.Tensor | None
 
 
+def _believed(res: TxRxOutput, err_db: float, power: float, *, to_diffusion_domain: bool) -> TxRxOutput:
+    """The fused op's output as a receiver that estimates the effective SNR ``err_db`` dB off sees it: the same
+    equalized symbols, the estimate as ``snr_eff_db``, its ``alpha_bar = 1 / (1 + 10^(-snr/10))`` and, for a
+    diffusion receiver, the symbols mapped to the diffusion domain at that level (``sqrt(alpha_bar) * sqrt(2/P) y``,
+    as ``output="diffusion"`` does with the true SNR)."""
+    snr_eff = res.snr_eff_db + err_db
+    lin = torch.pow(10.0, snr_eff / 10.0)
+    ab = lin / (1.0 + lin)
+    out = res.out
+    if to_diffusion_domain:
+        out = to_diffusion(out, power) * torch.sqrt(ab).to(out.dtype).view(-1, 1)
+    return TxRxOutput(out, snr_eff, ab, None)
+
+
 class Link:
     """Transmitter -> channel -> JSCC decoder. Use under ``torch.no_grad()`` for evaluation."""
 
@@ -59,9 +73,13 @@ class Link:
         receiver: DiffusionReceiver | None = None,
         decoder_snr_db: float | None = None,
         impl: str | None = None,
+        snr_error_db: float = 0.0,
     ) -> None:
         """``decoder_snr_db``: SNR the decoder is conditioned on after diffusion denoising (None: the effective
-        channel SNR, as without denoising). Bad arguments raise :class:`~jscc_rt.JsccInputError` naming the value."""
+        channel SNR, as without denoising). ``snr_error_db``: the receiver's SNR estimate minus the true SNR (dB):
+        noise is drawn at the true SNR, while the decoder's conditioning, the diffusion start step and scaling use
+        the estimate (SNR-mismatch studies). Bad arguments raise :class:`~jscc_rt.JsccInputError` naming the
+        value."""
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
             raise JsccInputError(f"model must be a JSCC model (jscc_rt.load_model(...)), got {type(model).__name__}")
         if channel is not None and not isinstance(channel, (Channel, ChannelConfig)):
@@ -73,6 +91,10 @@ class Link:
         self.decoder_snr_db = (None if decoder_snr_db is None
                                else float(check_snr_db(decoder_snr_db, 1, name="decoder_snr_db")[0]))
         self.impl = impl
+        err = float(check_snr_db(snr_error_db, 1, name="snr_error_db")[0]) if snr_error_db else 0.0
+        if abs(err) > 20:
+            raise JsccInputError(f"snr_error_db {snr_error_db} is outside [-20, 20] dB")
+        self.snr_error_db = err
         if receiver is not None:
             check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
 
@@ -116,7 +138,10 @@ class Link:
         rx = self.receiver
         res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=block_len,
                             csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl,
-                            output="equalized" if rx is None else "diffusion")
+                            output="equalized" if rx is None or self.snr_error_db else "diffusion")
+        if self.snr_error_db:  # the receiver believes the SNR is off by snr_error_db
+            res = _believed(res, self.snr_error_db, cfg.power, to_diffusion_domain=rx is not None)
+            snr = snr + self.snr_error_db
         if rx is None and adaptive:
             c = torch.full_like(res.snr_eff_db, sent)
             rec = m.decoder(pad_latent(res.out.reshape(z.shape), m.config.latent_channels), res.snr_eff_db, channels=c)

@@ -48,7 +48,7 @@ def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     assert main(["eval", str(out / "model.pt"), "--snr", "0", "10", "--channel", "awgn", "rayleigh", "--draws", "1",
                  "--out", str(ev), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "| model | channel |" in printed
+    assert "| model | k/n | channel |" in printed
     res = json.loads((ev / "results.json").read_text())
     assert len(res["results"]) == 4 and res["meta"]["eval_set"].startswith("embedded")
     assert (ev / "psnr_vs_snr.png").stat().st_size > 1000

@@ -55,3 +55,14 @@ train-vae-1_6: $(STAMP)
 # the flagship: bf16 + channels_last on CPU, EMA; hours of training, resumable (make train-unrolled-w128-1_16 RESUME=--resume)
 train-unrolled-w128-1_16: $(STAMP)
 	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 60000 --lr 0.0005 --lr-min 1e-05 --warmup 500 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-1_16 $(RESUME)
+
+# one rate-adaptive model for k/n 1/64..1/4 (#19), seeded by the flagship (its channels first); resumable
+RA_ARGS = --model unrolled --width 128 --downsample 8 --upsample subpixel --unroll-iters 5 --init unrolled-w128-1_16 $(TRAIN_DATA) --crop 128 --batch-size 16 --lr 0.0002 --lr-min 1e-05 --snr-min-db -5 --snr-max-db 20 --channel mixed --seed 0 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999
+train-unrolled-w128-1_64-1_4: $(STAMP)
+	$(JR) train $(RA_ARGS) --ratio 1/4 --min-ratio 1/64 --steps 10000 --warmup 500 --val-every 2000 --out train/checkpoints/rate-adaptive --no-progress $(RESUME)
+
+# fixed-rate comparators of the rate-adaptive model: same architecture, seed weights and settings, each with 1/7 of
+# its steps (the CPU time it spent per ladder budget); not shipped, measured in docs/results.md
+RATIO ?= 1/8
+train-fixed-comparator: $(STAMP)
+	$(JR) train $(RA_ARGS) --ratio $(RATIO) --steps 1430 --warmup 70 --val-every 1430 --out runs/fixed-$(subst /,_,$(RATIO)) --no-progress

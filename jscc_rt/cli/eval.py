@@ -61,6 +61,10 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ddim-steps", type=int, nargs="*", default=[1, 2, 4, 8, 16, 50])
     p.add_argument("--cm-steps", type=int, nargs="*", default=[1, 2, 4])
     p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
+    p.add_argument("--snr-error", type=float, nargs="+", default=[0.0],
+                   help="receiver SNR estimate minus the true SNR (dB), e.g. -3 0 3: every receiver runs at each")
+    p.add_argument("--csi-err-var", type=float, default=0.0, help="Rayleigh: channel-estimate error variance")
+    p.add_argument("--block-len", type=int, default=None, help="Rayleigh: symbols per fading block (default: one coefficient per image)")
     add_decoder_snr(p)
     add_image_args(p)
     p.add_argument("--seed", type=int, default=0)
@@ -76,6 +80,7 @@ def _cmd_diffusion(a: argparse.Namespace) -> int:
                               cm_steps=a.cm_steps, noise_start_steps=a.noise_start_steps, channel=a.channel,
                               max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
                               show_progress=not a.no_progress, max_pixels=a.max_pixels, save_recon=a.save_recon,
+                              snr_errors_db=a.snr_error, csi_err_var=a.csi_err_var, block_len=a.block_len,
                               out=a.out)
     return emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 

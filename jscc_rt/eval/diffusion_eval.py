@@ -26,8 +26,9 @@ from jscc_rt.pipeline import Link
 
 def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, channel: str = "awgn",
                block_len: int | None = None, csi_err_var: float = 0.0, equalizer: str = "zf", start: str = "matched",
-               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB) -> Link:
+               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, snr_error_db: float = 0.0) -> Link:
     """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone.
+    ``snr_error_db``: the receiver's SNR estimate minus the true SNR (:class:`~jscc_rt.pipeline.Link`).
 
     A denoiser whose latent channels differ from the JSCC model's raises :class:`~jscc_rt.JsccInputError`; one
     trained on another JSCC checkpoint with the same latent shape warns, naming both sha256."""
@@ -36,7 +37,7 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
     jscc = load_model(jpath)
     ch = ChannelConfig(kind=channel, block_len=block_len, csi_err_var=csi_err_var, equalizer=equalizer)  # type: ignore[arg-type]
     if denoiser is None or steps == 0:
-        return Link(jscc, ch)
+        return Link(jscc, ch, snr_error_db=snr_error_db)
     dpath = resolve_checkpoint(denoiser)
     den = load_model(dpath, expect="DenoiserConfig")
     from jscc_rt.diffusion import NoiseSchedule
@@ -44,7 +45,7 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
     check_denoiser_pairing(jscc, jpath, den, dpath)
     sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
     rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start))  # type: ignore[arg-type]
-    return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db)
+    return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db, snr_error_db=snr_error_db)
 
 
 def link_images(link: Link, data: str | None, *, max_images: int | None = None,
@@ -107,11 +108,16 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                        seed: int = 0, decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB,
                        show_progress: bool = True,
                        max_pixels: int | None = DEFAULT_MAX_PIXELS, save_recon: int = 0,
-                       out: str | None = None) -> list[dict]:
-    """Rows ``{"receiver", "steps", "start", "snr_db", "psnr", "ms_ssim", "lpips", "latency_ms", "images", ...}``.
+                       out: str | None = None, snr_errors_db: Sequence[float] = (0.0,), csi_err_var: float = 0.0,
+                       block_len: int | None = None) -> list[dict]:
+    """Rows ``{"receiver", "steps", "start", "channel", "snr_error_db", "csi_err_var", "snr_db", "psnr", "ms_ssim",
+    "lpips", "latency_ms", "images", ...}``.
 
-    Every argument, checkpoint pairing and image is checked before the first image runs; ``save_recon`` N writes
-    the N worst / best reconstructions per receiver and SNR to ``out/recon/<receiver>-<steps>-<start>/``."""
+    Every receiver plan runs once per receiver SNR error in ``snr_errors_db`` (estimate minus truth, dB); a Rayleigh
+    ``channel`` takes ``block_len`` and the CSI error variance ``csi_err_var`` (the effective noise, and so the
+    start step, include it). Every argument, checkpoint pairing and image is checked before the first image runs;
+    ``save_recon`` N writes the N worst / best reconstructions per receiver and SNR to
+    ``out/recon/<receiver>-<steps>-<start>/``."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     for n in (*ddim_steps, *cm_steps, *noise_start_steps):
         check_steps(n)
@@ -120,24 +126,28 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
     plans += [("ddim", denoiser, "ddim", n, "matched") for n in ddim_steps if denoiser]
     plans += [("consistency", consistency, "consistency", n, "matched") for n in cm_steps if consistency]
     plans += [("ddim-from-noise", denoiser, "ddim", n, "noise") for n in noise_start_steps if denoiser]
-    links = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db)
-             for _, ck, sampler, steps, start in plans]
+    jobs = [(p, e) for e in snr_errors_db for p in plans]
+    links = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
+                        snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len)
+             for (_, ck, sampler, steps, start), err in jobs]
     images = link_images(links[0], data, max_images=max_images, max_pixels=max_pixels)
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     rows = []
-    for (name, _, _, steps, start), link in zip(plans, links):
+    for ((name, _, _, steps, start), err), link in zip(jobs, links):
+        tag = f"{name}-{steps}-{start}" + (f"-err{err:+g}dB" if err else "")
         for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
-                           recon=saver, recon_group=f"{name}-{steps}-{start}",
-                           desc=f"eval-diffusion {name} x{steps}"):
-            rows.append({"receiver": name, "steps": steps, "start": start, "channel": channel, **r})
+                           recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
+            rows.append({"receiver": name, "steps": steps, "start": start, "channel": channel, "snr_error_db": err,
+                         "csi_err_var": csi_err_var, **r})
     return rows
 
 
 def diffusion_markdown(rows: Sequence[dict]) -> str:
-    lines = ["| receiver | steps | start | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | p50 ms/img |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| receiver | steps | start | SNR error (dB) | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | p50 ms/img |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in rows:
-        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r['snr_db']:g} | {f(r['psnr'], 2)} | "
+        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r.get('snr_error_db', 0.0):+g} | "
+                     f"{r['snr_db']:g} | {f(r['psnr'], 2)} | "
                      f"{f(r['ms_ssim'], 4)} | {f(r.get('flip'), 4)} | {f(r['lpips'], 4)} | {r['latency_ms']:.0f} |")
     return "\n".join(lines)

@@ -10,7 +10,8 @@ from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_int,
 
 #: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-#: Training channels: ``"mixed"`` draws AWGN or Rayleigh block fading (block length 64, perfect CSI) per step.
+#: Training channels: ``"mixed"`` draws AWGN or Rayleigh block fading (one coefficient per image, perfect CSI, ZF)
+#: per step.
 CHANNELS = ("awgn", "rayleigh", "mixed")
 #: Training devices (``"auto"``: CUDA when available).
 DEVICES = ("auto", "cpu", "cuda")
