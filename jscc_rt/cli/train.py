@@ -81,7 +81,11 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", choices=("linear", "cosine"), default=DiffusionTrainConfig().schedule)
     add_config_options(p, DiffusionTrainConfig, ("crop", "n_latents", "latent_crop", "batch_size", "steps", "width",
                                                  "cd_steps", "cd_grid", "seed", "threads", "lr", "snr_min_db",
-                                                 "snr_max_db", "p_full_range", "cd_ema", "cd_lr"))
+                                                 "snr_max_db", "p_full_range", "cd_ema", "cd_lr", "ckpt_every"))
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (same flags; bit-exact on the same machine)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many steps in all (denoiser, then distillation) with a checkpoint")
     _run_options(p)
     p.set_defaults(func=_cmd_diffusion)
 
@@ -90,7 +94,7 @@ def _cmd_diffusion(a: argparse.Namespace) -> int:
     from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
 
     print(json.dumps(train_diffusion(config_from_args(DiffusionTrainConfig, a), a.out,
-                                     show_progress=not a.no_progress)))
+                                     show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)))
     return 0
 
 

@@ -30,7 +30,8 @@ from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.train.data import training_images
 from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
-from jscc_rt.train.runlog import StepTimer
+from jscc_rt.train.runlog import RunLog, StepTimer
+from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
 
 _CPU = torch.device("cpu")
 
@@ -64,10 +65,11 @@ class DiffusionTrainConfig:
     threads: int = 0
     precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
     channels_last: bool | None = False  # None = on with bf16
+    ckpt_every: int = 500  # steps (either phase) between resumable checkpoints (train_state.pt)
 
     def __post_init__(self) -> None:
         check_run_fields(self, positive=("lr", "cd_lr"), counts=("crop", "n_latents", "latent_crop", "batch_size",
-                                                                  "steps"))
+                                                                  "steps", "ckpt_every"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,12 +129,23 @@ def _val_mse(model, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor, c
     return {"mse_raw": float((raw - x0).square().mean()), "mse_denoised": float((est - x0).square().mean())}
 
 
-def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
-    """Train ``denoiser.pt`` (epsilon) and, if ``cd_steps``, ``consistency.pt`` into ``out``."""
+def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress: bool = True, resume: bool = False,
+                    stop_after: int | None = None) -> dict:
+    """Train ``denoiser.pt`` (epsilon) and, if ``cd_steps``, ``consistency.pt`` into ``out``.
+
+    Resumable: ``out/train_state.pt`` (every ``ckpt_every`` steps and at the end of each phase) holds the phase, its
+    step, the networks, the optimizers and every RNG state; ``resume=True`` continues from it bit for bit (same
+    machine and threads; the latent set is rebuilt from the seed). ``stop_after`` N ends the run after N steps in all
+    (denoiser steps, then distillation steps) with a checkpoint. Resuming with another config is refused, naming the
+    differing fields. Returns the validation summary (``{"stopped_at": N}`` when stopped early)."""
     prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
     cfg = replace(cfg, precision=prec, channels_last=cl)
     out = start_run(out, cfg.threads, cfg.seed)
-    t0 = time.time()
+    state_path = out / "train_state.pt"
+    st = load_state(state_path) if resume and state_path.is_file() else None
+    if st is not None:
+        check_same_config(st["config"], cfg.to_dict(), out)
+    t0 = time.time() - (st["elapsed_s"] if st else 0.0)
     jscc = load_model(resolve_checkpoint(cfg.jscc))
     for p in jscc.parameters():
         p.requires_grad_(False)
@@ -152,14 +165,32 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
         net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed + 1)
-    log = (out / "log.jsonl").open("a")
+    step, ema_loss = 0, None
+    if st is not None:
+        net.load_state_dict(st["net"])
+        if st["phase"] == "denoiser":
+            opt.load_state_dict(st["opt"])
+            g.set_state(st["rng"]["g"])
+            restore_rng(st["rng"], {})
+            step, ema_loss = st["step"], st["ema_loss"]
+        else:
+            step = cfg.steps
+    log = RunLog(out, keep_until=None if st is None else _log_position(st, cfg))
     (out / "diffusion_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     base_meta = {"train_config": cfg.to_dict(), "schedule": sched.to_dict(), "jscc": str(cfg.jscc),
                  "jscc_sha256": file_sha256(cfg.jscc), "jscc_config": jscc.config.to_dict(), "train_data": data_name,
                  "torch": str(torch.__version__)}
+    limit = cfg.steps + cfg.cd_steps if stop_after is None else min(stop_after, cfg.steps + cfg.cd_steps)
+
+    def checkpoint_denoiser(at: int) -> None:
+        save_state({"config": cfg.to_dict(), "phase": "denoiser", "step": at, "net": net.state_dict(),
+                    "opt": opt.state_dict(), "rng": capture_rng({"g": g}), "ema_loss": ema_loss,
+                    "elapsed_s": time.time() - t0}, state_path)
+
     net.train()
-    ema_loss, timer = None, StepTimer()
-    for step in progress(range(cfg.steps), total=cfg.steps, desc="train denoiser", disable=not show_progress):
+    timer = StepTimer()
+    end = min(cfg.steps, limit)
+    for step in progress(range(step, end), total=cfg.steps, desc="train denoiser", disable=not show_progress):
         timer.start()
         lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         for grp in opt.param_groups:
@@ -177,34 +208,51 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
         ema_loss = float(loss.detach()) if ema_loss is None else 0.98 * ema_loss + 0.02 * float(loss.detach())
         if (step + 1) % max(1, cfg.steps // 10) == 0 or step + 1 == cfg.steps:
             net.eval()
-            rec = {"phase": "denoiser", "step": step + 1, "loss_ema": ema_loss, "wall_s": round(time.time() - t0, 1),
-                   "precision": prec, "steps_per_s": timer.window(), **_val_mse(net, sched, xv, sv, False)}
+            log.write({"phase": "denoiser", "step": step + 1, "loss_ema": ema_loss, "wall_s": round(time.time() - t0, 1),
+                       "precision": prec, "steps_per_s": timer.window(), **_val_mse(net, sched, xv, sv, False)})
             net.train()
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+        if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+            checkpoint_denoiser(step + 1)
+    if end < cfg.steps:  # stopped inside the denoiser phase
+        checkpoint_denoiser(end)
+        return {"stopped_at": end}
     net.eval().to(memory_format=torch.contiguous_format)  # saved (and distilled from) in the default layout
     summary: dict = {"denoiser": _val_mse(net, sched, xv, sv, False), "precision": prec,
                      "steps_per_s": {"denoiser": timer.steps_per_s()}}
-    save_model(net, out / "denoiser.pt", meta={**base_meta, "parameterization": "epsilon", "steps": cfg.steps,
-                                                "wall_time_s": round(time.time() - t0, 1), "val": summary["denoiser"]})
+    if st is None or st["phase"] == "denoiser":
+        save_model(net, out / "denoiser.pt", meta={**base_meta, "parameterization": "epsilon", "steps": cfg.steps,
+                                                    "wall_time_s": round(time.time() - t0, 1),
+                                                    "val": summary["denoiser"]})
     if cfg.cd_steps > 0:
-        student, sps = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress)
+        res = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress, state_path=state_path,
+                                  state=st if st is not None and st["phase"] == "consistency" else None,
+                                  stop_at=limit - cfg.steps)
+        if res is None:
+            return {"stopped_at": limit}
+        student, sps = res
         summary["consistency"] = _val_mse(student, sched, xv, sv, True)
         summary["steps_per_s"]["consistency"] = sps
         save_model(student.net, out / "consistency.pt",
                    meta={**base_meta, "parameterization": "consistency", "teacher": "denoiser.pt",
                          "cd_steps": cfg.cd_steps, "wall_time_s": round(time.time() - t0, 1),
                          "val": summary["consistency"]})
-    log.close()
     return summary
 
 
+def _log_position(st: dict, cfg: DiffusionTrainConfig) -> int:
+    """Log lines to keep on resume: those written up to the checkpoint (denoiser steps count first)."""
+    return st["step"] if st["phase"] == "denoiser" else cfg.steps + st["step"]
+
+
 def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor,
-                        xv: torch.Tensor, sv: torch.Tensor, cfg: DiffusionTrainConfig, log, t0: float,
-                        show_progress: bool) -> tuple[ConsistencyModel, float]:
+                        xv: torch.Tensor, sv: torch.Tensor, cfg: DiffusionTrainConfig, log: RunLog, t0: float,
+                        show_progress: bool, *, state_path: Path, state: dict | None = None,
+                        stop_at: int | None = None) -> tuple[ConsistencyModel, float] | None:
     """Consistency distillation (Song et al. 2023, Alg. 2) with a one-step DDIM teacher solver on a ``cd_grid`` grid.
 
-    Returns the student (float32, default layout) and the training steps per second."""
+    Checkpoints into ``state_path`` every ``cfg.ckpt_every`` steps; ``state``: a consistency-phase state to resume
+    from; ``stop_at``: stop (with a checkpoint) after that many distillation steps and return None. Returns the
+    student (float32, default layout) and the training steps per second."""
     prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -220,9 +268,27 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
     student.train()
     opt = torch.optim.Adam(student.parameters(), lr=cfg.cd_lr)
     g = torch.Generator().manual_seed(cfg.seed + 2)
+    first = 0
+    if state is not None:
+        student.load_state_dict(state["student"])
+        target.load_state_dict(state["target"])
+        opt.load_state_dict(state["opt"])
+        g.set_state(state["rng"]["g"])
+        restore_rng(state["rng"], {})
+        first = state["step"]
     grid = torch.linspace(0, sched.num_steps - 1, cfg.cd_grid + 1)
     timer = StepTimer()
-    for step in progress(range(cfg.cd_steps), total=cfg.cd_steps, desc="consistency distill", disable=not show_progress):
+
+    def checkpoint(at: int) -> None:
+        save_state({"config": cfg.to_dict(), "phase": "consistency", "step": at, "net": teacher.state_dict(),
+                    "student": student.state_dict(), "target": target.state_dict(), "opt": opt.state_dict(),
+                    "rng": capture_rng({"g": g}), "elapsed_s": time.time() - t0}, state_path)
+
+    end = cfg.cd_steps if stop_at is None else min(cfg.cd_steps, stop_at)
+    if state is None:
+        checkpoint(0)  # the denoiser phase is done: a resume starts distilling
+    for step in progress(range(first, end), total=cfg.cd_steps, desc="consistency distill",
+                         disable=not show_progress):
         timer.start()
         xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
         t_hi = _sample_t(sched, sb, cfg.p_full_range, g)
@@ -249,12 +315,14 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
         timer.stop()
         if (step + 1) % max(1, cfg.cd_steps // 5) == 0 or step + 1 == cfg.cd_steps:
             student.eval()
-            rec = {"phase": "consistency", "step": step + 1, "loss": float(loss.detach()),
-                   "wall_s": round(time.time() - t0, 1), "precision": prec, "steps_per_s": timer.window(),
-                   **_val_mse(student, sched, xv, sv, True)}
+            log.write({"phase": "consistency", "step": cfg.steps + step + 1, "cd_step": step + 1,
+                       "loss": float(loss.detach()), "wall_s": round(time.time() - t0, 1), "precision": prec,
+                       "steps_per_s": timer.window(), **_val_mse(student, sched, xv, sv, True)})
             student.train()
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end:
+            checkpoint(step + 1)
+    if end < cfg.cd_steps:
+        return None
     student.eval().to(memory_format=torch.contiguous_format)
     teacher.to(memory_format=torch.contiguous_format)
     return student, timer.steps_per_s()
