@@ -88,7 +88,7 @@ def _make_runner(backend: str, graph: ReceiverGraph, names: list[str], tmp: Path
         return make_runner(backend, onnx_path=None, module=graph, input_names=names, threads=threads, device=device)
     from jscc_rt.export.onnx_export import SPECS, export_graph, receiver_inputs, write_variant
 
-    ins = receiver_inputs(graph.consistency, graph.steps)
+    ins = receiver_inputs(graph.needs_noise)
     c = latent_channels
     ex = (torch.randn(1, c, 8, 12), torch.tensor([0.1]), torch.tensor([5.0]))
     ex += (torch.randn(1, graph.steps - 1, c, 8, 12),) if "noise" in ins else ()
@@ -159,7 +159,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
         net = nets.get(sampler) if n else None
         sched = NoiseSchedule(**net.meta["schedule"]) if net is not None else NoiseSchedule()  # type: ignore[attr-defined]
         graph = ReceiverGraph(jscc, net, sched, n, decoder_snr_db=decoder_snr_db).to(dev).eval()
-        names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and n > 1 else [])
+        names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.needs_noise else [])
         ref = TorchRunner(graph, names, device=dev, threads=threads)
         ref.load()
         ckpt = str(resolve_checkpoint(which or model))
@@ -182,8 +182,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
             g = torch.Generator().manual_seed(seed)
             qs = {be: {"psnr": 0.0, "ms_ssim": 0.0, "flip": 0.0, "lpips": 0.0, "images": []} for be in qual_backends}
             for name, img in images:
-                feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"sampler": sampler if n else None,
-                                                                          "steps": n}, g)
+                feeds = receiver_feeds(enc, img.to(dev), snr, jscc.stride, {"inputs": names, "steps": n}, g)
                 x = img[None]
                 for be in qual_backends:
                     out = runner_for(be).infer(feeds)["images"]  # type: ignore[attr-defined]
@@ -210,8 +209,7 @@ def run_pareto(model: str, denoiser: str | None, consistency: str | None, *, dat
                 quality[(be, snr)] = qs.get(be, qs["torch"])
             if latency_snr is not None and snr != latency_snr:
                 continue
-            feeds = receiver_feeds(enc, lat_img.to(dev), snr, jscc.stride,
-                                   {"sampler": sampler if n else None, "steps": n}, g)
+            feeds = receiver_feeds(enc, lat_img.to(dev), snr, jscc.stride, {"inputs": names, "steps": n}, g)
             for be in backends:
                 if be in skipped:
                     continue

@@ -34,7 +34,9 @@ DECODER_SNR_AFTER_DENOISING_DB: float = 20.0
 
 @dataclass(frozen=True)
 class ReceiverConfig:
-    """Sampling plan: ``sampler``, ``steps`` (0 = decoder alone), DDIM ``eta``, ``start`` and start-step ``mode``."""
+    """Sampling plan: ``sampler``, ``steps`` (0 = decoder alone), ``eta`` (DDIM's, and the consistency sampler's
+    re-noising: 0 deterministic, 1 fresh noise; :func:`~jscc_rt.diffusion.samplers.consistency_coefficients`),
+    ``start`` and start-step ``mode``."""
 
     sampler: SamplerKind = "ddim"
     steps: int = 4
@@ -65,7 +67,7 @@ class DiffusionReceiver(nn.Module):
 
     def _sampler(self):
         if self.cfg.sampler == "consistency":
-            return ConsistencySampler(self.schedule, impl=self.impl)
+            return ConsistencySampler(self.schedule, eta=self.cfg.eta, impl=self.impl)
         if self.cfg.sampler == "ddpm":
             return DDPMSampler(self.schedule, impl=self.impl)
         return DDIMSampler(self.schedule, eta=self.cfg.eta, impl=self.impl)

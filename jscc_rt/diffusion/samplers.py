@@ -7,7 +7,7 @@ Every update is ``x_next = a*x + b*model_output (+ c*noise)`` with per-sample co
 * :class:`DDIMSampler`: ``model_output`` is epsilon; ``eta`` 0 (deterministic) .. 1.
 * :class:`DDPMSampler`: ancestral sampling = DDIM with ``eta = 1`` (exact DDPM when every step is taken).
 * :class:`ConsistencySampler`: ``model_output`` is the student's ``x0``; multi-step sampling re-noises to the next
-  step (Song et al. 2023, Alg. 1).
+  step, with fresh noise (``eta = 1``, Song et al. 2023, Alg. 1) or the noise the estimate implies (``eta = 0``).
 """
 from __future__ import annotations
 
@@ -61,11 +61,24 @@ def ddim_coefficients(ab_t: torch.Tensor, ab_prev: torch.Tensor, t: torch.Tensor
     return torch.where(done, 1.0, a), torch.where(done, 0.0, b), torch.where(done, 0.0, sigma)
 
 
-def consistency_coefficients(ab_prev: torch.Tensor, t_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(a, c)`` ``(B,)`` of the multistep consistency update ``x_prev = a x0 + c z``: re-noise the ``x0`` estimate
-    to the next planned level; after the last step (``t_prev < 0``) ``x0`` itself (``a = 1``, ``c = 0``)."""
+def consistency_coefficients(ab_t: torch.Tensor, ab_prev: torch.Tensor, t_prev: torch.Tensor,
+                             eta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(a, b, c)`` ``(B,)`` of the multistep consistency update ``x_prev = a x + b x0 + c z``: re-noise the ``x0``
+    estimate to the next planned level, ``x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev) (sqrt(1 - eta^2) eps_hat +
+    eta z)`` with the noise the estimate implies, ``eps_hat = (x - sqrt(ab_t) x0) / sqrt(1 - ab_t)``. ``eta = 1`` is
+    Song et al.'s fresh noise (the next step sees ``x0`` only and samples the posterior); ``eta = 0`` re-noises
+    deterministically, so every step keeps what the received latent says (DDIM with the student as ``x0``
+    predictor). After the last step (``t_prev < 0``) ``x0`` itself (``a = c = 0``, ``b = 1``)."""
     last = t_prev < 0
-    return torch.where(last, 1.0, torch.sqrt(ab_prev)), torch.where(last, 0.0, torch.sqrt(1 - ab_prev))
+    keep = torch.sqrt((1 - ab_prev) * (1.0 - eta * eta) / (1 - ab_t))
+    a, b = keep, torch.sqrt(ab_prev) - keep * torch.sqrt(ab_t)
+    c = eta * torch.sqrt(1 - ab_prev)
+    return torch.where(last, 0.0, a), torch.where(last, 1.0, b), torch.where(last, 0.0, c)
+
+
+def consistency_needs_noise(steps: int, eta: float) -> bool:
+    """Whether a ``steps``-step consistency receiver draws fresh noise (an input of its exported graph)."""
+    return steps > 1 and eta > 0
 
 
 class _Base:
@@ -142,14 +155,22 @@ class DDPMSampler(DDIMSampler):
 
 
 class ConsistencySampler(_Base):
-    """Multi-step consistency sampling; ``model_output`` = the consistency function's ``x0`` estimate."""
+    """Multi-step consistency sampling; ``model_output`` = the consistency function's ``x0`` estimate; ``eta`` as
+    in :func:`consistency_coefficients` (1: fresh noise, 0: deterministic re-noising)."""
+
+    def __init__(self, schedule: NoiseSchedule, *, eta: float = 1.0, impl: str | None = None) -> None:
+        super().__init__(schedule, impl=impl)
+        if not 0.0 <= eta <= 1.0:
+            raise JsccInputError(f"eta must lie in [0, 1], got {eta}")
+        self.eta = eta
 
     def step(self, model_output: torch.Tensor, timestep: torch.Tensor, sample: torch.Tensor,
              *, generator: torch.Generator | None = None) -> SamplerOutput:
         self._check(timestep)
-        t_prev = self._next_t()
-        a, c = (_coef(v, sample) for v in consistency_coefficients(self.schedule.alpha_bar_at(t_prev), t_prev))
-        zero = torch.zeros_like(a)
-        prev = sampler_step(model_output, model_output, a, zero, c, generator=generator, impl=self.impl)
+        t, t_prev = self.timesteps[self._i], self._next_t()  # type: ignore[index]
+        a, b, c = (_coef(v, sample) for v in consistency_coefficients(
+            self.schedule.alpha_bar_at(t), self.schedule.alpha_bar_at(t_prev), t_prev, self.eta))
+        prev = sampler_step(sample, model_output, a, b, c if self.eta > 0 else None, generator=generator,
+                            impl=self.impl)
         self._i += 1
         return SamplerOutput(prev, model_output)

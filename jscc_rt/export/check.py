@@ -65,7 +65,7 @@ def receiver_feeds(encoder_runner, img: torch.Tensor, snr_db: float, stride: int
     feeds = {"received": received, "noise_var": nv, "snr_db": snr}
     if mask is not None:
         feeds["channels"] = enc_feeds["channels"]
-    if meta.get("sampler") == "consistency" and meta.get("steps", 0) > 1:
+    if "noise" in meta.get("inputs", ()):
         feeds["noise"] = torch.randn(1, meta["steps"] - 1, *s.shape[1:], generator=generator)
     return feeds
 

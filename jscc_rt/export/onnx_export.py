@@ -52,9 +52,10 @@ SPECS = {
 }
 
 
-def receiver_inputs(consistency: bool, steps: int) -> dict[str, dict[int, str]]:
+def receiver_inputs(needs_noise: bool) -> dict[str, dict[int, str]]:
+    """A receiver graph's inputs: ``noise`` too when it draws fresh noise (:attr:`ReceiverGraph.needs_noise`)."""
     inputs = dict(SPECS["receiver"].inputs)
-    if consistency and steps > 1:
+    if needs_noise:
         inputs["noise"] = {0: "batch", 2: "lat_c", 3: "lat_h", 4: "lat_w"}
     return inputs
 
@@ -130,11 +131,11 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
             paths.append(export_graph(DenoiserGraph(den), (lat, torch.tensor([100.0]), snr), out / "denoiser.onnx",
                                       SPECS["denoiser"].inputs, SPECS["denoiser"].outputs, {"graph": "denoiser", **dmeta}))
         for n in steps:
-            ins = receiver_inputs(kind == "consistency", n)
-            ex = (lat, torch.tensor([0.1]), snr) + ((torch.randn(1, n - 1, *lat.shape[1:]),) if "noise" in ins else ())
             graph = ReceiverGraph(model, den, sched, n, decoder_snr_db=decoder_snr_db)
+            ins = receiver_inputs(graph.needs_noise)
+            ex = (lat, torch.tensor([0.1]), snr) + ((torch.randn(1, n - 1, *lat.shape[1:]),) if "noise" in ins else ())
             paths.append(export_graph(graph, ex, out / f"receiver_{kind}{n}.onnx", ins, SPECS["receiver"].outputs,
-                                      {"graph": "receiver", "steps": n, "sampler": kind, "eta": 0.0,
+                                      {"graph": "receiver", "steps": n, "sampler": kind, "eta": graph.eta,
                                        "decoder_snr_db": decoder_snr_db, **dmeta}))
     return paths
 

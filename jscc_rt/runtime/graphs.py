@@ -25,7 +25,8 @@ from torch import nn
 
 from jscc_rt.diffusion.consistency import ConsistencyModel
 from jscc_rt.diffusion.denoiser import LatentDenoiser
-from jscc_rt.diffusion.samplers import consistency_coefficients, ddim_coefficients, plan_steps
+from jscc_rt.diffusion.samplers import (consistency_coefficients, consistency_needs_noise, ddim_coefficients,
+                                        plan_steps)
 from jscc_rt.diffusion.schedule import NoiseSchedule, interp_alpha_bar, interp_step
 from jscc_rt.kernels.dispatch import sampler_step
 from jscc_rt.models.jscc import JSCCModel
@@ -80,16 +81,20 @@ class ReceiverGraph(nn.Module):
     """Unrolled diffusion receiver + JSCC decoder (``steps = 0``: the decoder alone)."""
 
     def __init__(self, model: JSCCModel, denoiser: LatentDenoiser | ConsistencyModel | None, schedule: NoiseSchedule,
-                 steps: int, *, power: float = 1.0, decoder_snr_db: float | None = None) -> None:
+                 steps: int, *, power: float = 1.0, decoder_snr_db: float | None = None, eta: float = 0.0) -> None:
         """``decoder_snr_db``: SNR (dB) the decoder is conditioned on after denoising (None: the effective channel
-        SNR). Without denoising the decoder always gets the effective channel SNR."""
+        SNR). Without denoising the decoder always gets the effective channel SNR. ``eta``: the consistency
+        sampler's re-noising (:func:`~jscc_rt.diffusion.samplers.consistency_coefficients`; 0 = deterministic, no
+        ``noise`` input); DDIM here is always deterministic."""
         super().__init__()
-        self.decoder_snr_db = decoder_snr_db
+        self.decoder_snr_db, self.eta = decoder_snr_db, float(eta)
         self.decoder = model.decoder
         self.denoiser = denoiser
         self.consistency = isinstance(denoiser, ConsistencyModel)
         self.steps, self.power, self.num_steps = (steps if denoiser is not None else 0), power, schedule.num_steps
         self.register_buffer("log_ab", schedule.log_alpha_bar_table().float(), persistent=False)  # index 0: t = -1
+        #: whether ``forward`` takes ``noise (B, steps - 1, c, h, w)``
+        self.needs_noise = self.consistency and consistency_needs_noise(self.steps, self.eta)
 
     def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
         return interp_alpha_bar(self.log_ab, t, self.num_steps)
@@ -114,8 +119,8 @@ class ReceiverGraph(nn.Module):
                 if i == self.steps - 1:  # t_next = -1: the estimate itself
                     x = x0
                 else:
-                    a, c = consistency_coefficients(ab_next, t_next)
-                    x = _update(x0, x0, a, torch.zeros_like(a), c, noise[:, i])
+                    a, b, c = consistency_coefficients(self.alpha_bar_at(t), ab_next, t_next, self.eta)
+                    x = _update(x, x0, a, b, c, noise[:, i]) if self.eta > 0 else _update(x, x0, a, b)
             else:
                 eps = self.denoiser(x, t, snr_db)
                 a, b, _ = ddim_coefficients(self.alpha_bar_at(t), ab_next, t)

@@ -47,7 +47,8 @@ def graph_from_sidecar(meta: dict) -> ReceiverGraph | BudgetReceiverGraph:
     if meta.get("steps"):
         den = load_model(meta["denoiser_checkpoint"], expect="DenoiserConfig")
     sched = NoiseSchedule(**meta["schedule"]) if "schedule" in meta else NoiseSchedule()
-    return ReceiverGraph(jscc, den, sched, meta.get("steps") or 0, decoder_snr_db=meta.get("decoder_snr_db")).eval()
+    return ReceiverGraph(jscc, den, sched, meta.get("steps") or 0, decoder_snr_db=meta.get("decoder_snr_db"),
+                         eta=meta.get("eta", 0.0)).eval()
 
 
 class Receiver:
@@ -63,10 +64,11 @@ class Receiver:
     """
 
     def __init__(self, runner: Runner, *, latent_channels: int, stride: int, steps: int, sampler: str | None,
-                 power: float = 1.0, min_latent_channels: int = 0) -> None:
+                 power: float = 1.0, min_latent_channels: int = 0, needs_noise: bool = False) -> None:
+        """``needs_noise``: the receiver graph takes fresh sampler noise (a consistency receiver with ``eta > 0``)."""
         self.runner, self.c, self.stride, self.steps, self.sampler, self.power = (
             runner, latent_channels, stride, steps, sampler, power)
-        self.c_min = min_latent_channels
+        self.c_min, self.needs_noise = min_latent_channels, needs_noise
         if not runner.loaded:
             runner.load()
 
@@ -106,9 +108,9 @@ class Receiver:
             check_steps(steps, max_steps=sched.num_steps)
         graph = ReceiverGraph(model, den, sched, steps if den is not None else 0, decoder_snr_db=decoder_snr_db)
         sampler = None if den is None else ("consistency" if graph.consistency else "ddim")
-        names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.consistency and graph.steps > 1 else [])
+        names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.needs_noise else [])
         return cls(TorchRunner(graph, names, device=device), latent_channels=model.config.latent_channels,
-                   stride=model.stride, steps=graph.steps, sampler=sampler)
+                   stride=model.stride, steps=graph.steps, sampler=sampler, needs_noise=graph.needs_noise)
 
     @classmethod
     def _from_sidecar(cls, runner: Runner, sidecar: Path) -> "Receiver":
@@ -117,7 +119,8 @@ class Receiver:
             raise JsccInputError(f"{sidecar} describes a {meta.get('graph')!r} graph; a receiver_*.onnx is needed")
         return cls(runner, latent_channels=meta["jscc_config"]["latent_channels"], stride=meta["stride"],
                    steps=meta.get("steps") or 0, sampler=meta.get("sampler"),
-                   min_latent_channels=meta["jscc_config"].get("min_latent_channels", 0))
+                   min_latent_channels=meta["jscc_config"].get("min_latent_channels", 0),
+                   needs_noise="noise" in meta.get("inputs", ()))
 
     @classmethod
     def from_onnx(cls, path: str | Path, *, backend: str = "onnxruntime", threads: int = 0,
@@ -179,7 +182,7 @@ class Receiver:
         if self.c_min:
             feeds["received"] = pad_latent(feeds["received"], self.c)
             feeds["channels"] = torch.full((b,), float(sent))
-        if self.sampler == "consistency" and self.steps > 1:
+        if self.needs_noise:
             feeds["noise"] = torch.randn(b, self.steps - 1, self.c, hh // self.stride, ww // self.stride,
                                          generator=generator)
         return feeds

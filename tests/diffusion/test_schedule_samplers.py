@@ -126,3 +126,23 @@ def test_receiver_config_errors() -> None:
         DiffusionReceiver(net, NoiseSchedule(), ReceiverConfig(sampler="consistency"))
     with pytest.raises(JsccInputError, match="trained for another JSCC model"):
         net(torch.randn(1, 24, 4, 4), torch.zeros(1), torch.zeros(1))
+
+
+def test_consistency_coefficients_span_fresh_and_deterministic_renoising() -> None:
+    """eta = 1: ``x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev) z`` (Song et al.); eta = 0: the DDIM update with
+    the same x0 (deterministic, keeps the received latent's noise); after the last step x0 itself."""
+    from jscc_rt.diffusion.samplers import consistency_coefficients, ddim_coefficients
+
+    ab_t, ab_p, t_p = torch.tensor([0.3, 0.6]), torch.tensor([0.7, 0.9]), torch.tensor([10.0, 3.0])
+    a, b, c = consistency_coefficients(ab_t, ab_p, t_p, eta=1.0)
+    torch.testing.assert_close(a, torch.zeros(2))
+    torch.testing.assert_close(b, ab_p.sqrt())
+    torch.testing.assert_close(c, (1 - ab_p).sqrt())
+    x, eps = torch.randn(2, 5), torch.randn(2, 5)
+    x0 = (x - (1 - ab_t).sqrt()[:, None] * eps) / ab_t.sqrt()[:, None]
+    a0, b0, c0 = consistency_coefficients(ab_t, ab_p, t_p, eta=0.0)
+    da, db, _ = ddim_coefficients(ab_t, ab_p, torch.tensor([20.0, 8.0]))
+    torch.testing.assert_close(a0[:, None] * x + b0[:, None] * x0, da[:, None] * x + db[:, None] * eps)
+    assert not c0.any()
+    last = consistency_coefficients(ab_t, ab_p, torch.tensor([-1.0, -1.0]), eta=0.5)
+    assert [v.tolist() for v in last] == [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]

@@ -158,10 +158,40 @@ def test_exported_receiver_equals_link_with_the_eager_sampler(shipped_exported: 
         z, _ = jscc.encode_latent(img, snr)
         eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
         feeds = {"received": eq.out.reshape(z.shape), "noise_var": 10 ** (-eq.snr_eff_db / 10), "snr_db": snr}
-        if sampler == "consistency" and steps > 1:
-            feeds["noise"] = torch.stack([torch.randn(z.shape, generator=g) for _ in range(steps - 1)], dim=1)
+        assert ("noise" in side["inputs"]) is False  # deterministic re-noising (eta = 0) by default
         graph_out = graph_from_sidecar(side)(*feeds.values())
     with OnnxRuntimeRunner(exported / f"receiver_{sampler}{steps}.onnx") as r:
         onnx_out = r.infer(feeds)["images"]
     assert (graph_out - ref).abs().max() < 2e-3, float((graph_out - ref).abs().max())
     assert (onnx_out - ref).abs().max() < 2e-3, float((onnx_out - ref).abs().max())
+
+
+@pytest.mark.parametrize("steps", [2, 4])
+def test_fresh_noise_consistency_graph_equals_link(steps: int) -> None:
+    """eta = 1 (Song et al.'s fresh re-noising): the torch ReceiverGraph with a ``noise`` input decodes what Link +
+    the eager consistency sampler decodes on the same draws. images max abs diff < 2e-3."""
+    from jscc_rt.channel import ChannelConfig
+    from jscc_rt.data import sample_images
+    from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
+    from jscc_rt.kernels.dispatch import tx_channel_rx
+    from jscc_rt.models import load_model
+    from jscc_rt.models.registry import resolve_checkpoint
+    from jscc_rt.pipeline import Link
+    from jscc_rt.runtime.graphs import ReceiverGraph
+
+    jscc = load_model(resolve_checkpoint("vae-1_16")).eval()
+    net = load_model(resolve_checkpoint("consistency-vae-1_16"), expect="DenoiserConfig").eval()
+    sched = NoiseSchedule(**net.meta["schedule"])
+    rx = DiffusionReceiver(net, sched, ReceiverConfig(sampler="consistency", steps=steps, eta=1.0))
+    link = Link(jscc, ChannelConfig("awgn"), receiver=rx, decoder_snr_db=20.0)
+    graph = ReceiverGraph(jscc, net, sched, steps, decoder_snr_db=20.0, eta=1.0).eval()
+    assert graph.needs_noise
+    img, snr = torch.stack([im[:, :64, :96] for _, im in sample_images()[:2]]), torch.tensor([0.0, 7.0])
+    with torch.no_grad():
+        ref = link(img, snr, generator=torch.Generator().manual_seed(5)).images
+        g = torch.Generator().manual_seed(5)
+        z, _ = jscc.encode_latent(img, snr)
+        eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
+        noise = torch.stack([torch.randn(z.shape, generator=g) for _ in range(steps - 1)], dim=1)
+        out = graph(eq.out.reshape(z.shape), 10 ** (-eq.snr_eff_db / 10), snr, noise)
+    assert (out - ref).abs().max() < 2e-3, float((out - ref).abs().max())

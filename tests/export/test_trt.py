@@ -64,8 +64,8 @@ def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     den = load_model(resolve_checkpoint("consistency-vae-1_16"), expect="DenoiserConfig")
     c = model.config.latent_channels
     ex = (torch.randn(1, c, 4, 6), torch.tensor([0.1]), torch.tensor([10.0]), torch.randn(1, 2, c, 4, 6))
-    export_graph(ReceiverGraph(model, den, NoiseSchedule(**den.meta["schedule"]), 3), ex,
-                 d / "receiver_consistency3.onnx", receiver_inputs(True, 3), SPECS["receiver"].outputs,
+    export_graph(ReceiverGraph(model, den, NoiseSchedule(**den.meta["schedule"]), 3, eta=1.0), ex,  # a noise input
+                 d / "receiver_consistency3.onnx", receiver_inputs(True), SPECS["receiver"].outputs,
                  {"graph": "receiver", "steps": 3, "sampler": "consistency", "stride": model.stride,
                   "jscc_config": model.config.to_dict()})
     out = {p.stem: p for p in d.glob("*.onnx")}
