@@ -110,7 +110,7 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                        max_pixels: int | None = DEFAULT_MAX_PIXELS, save_recon: int = 0,
                        out: str | None = None, snr_errors_db: Sequence[float] = (0.0,), csi_err_var: float = 0.0,
                        block_len: int | None = None) -> list[dict]:
-    """Rows ``{"receiver", "steps", "start", "channel", "snr_error_db", "csi_err_var", "snr_db", "psnr", "ms_ssim",
+    """Rows ``{"model", "receiver", "steps", "start", "channel", "snr_error_db", "csi_err_var", "snr_db", "psnr", "ms_ssim",
     "lpips", "latency_ms", "images", ...}``.
 
     Every receiver plan runs once per receiver SNR error in ``snr_errors_db`` (estimate minus truth, dB); a Rayleigh
@@ -137,7 +137,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
         tag = f"{name}-{steps}-{start}" + (f"-err{err:+g}dB" if err else "")
         for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
                            recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
-            rows.append({"receiver": name, "steps": steps, "start": start, "channel": channel, "snr_error_db": err,
+            rows.append({"model": Path(str(resolve_checkpoint(model))).stem, "receiver": name, "steps": steps,
+                         "start": start, "channel": channel, "snr_error_db": err,
                          "csi_err_var": csi_err_var, **r})
     return rows
 

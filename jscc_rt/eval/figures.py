@@ -133,32 +133,92 @@ def plot_psnr_vs_bandwidth(results_dir: str | Path, path: Path, published: str |
     plt.close(fig)
 
 
+def perceptual_points(results_dir: str | Path, snr_db: float) -> list[dict]:
+    """``{"label", "psnr", "flip"}`` for every Kodak AWGN result at ``snr_db`` that has FLIP: ``jscc-rt eval`` rows
+    (a model, at its ratio) and ``jscc-rt eval diffusion`` rows (a receiver plan on a model, matched start, no
+    SNR error)."""
+    pts = [{"label": r["model"] + (f" @ {r['ratio']}" if r.get("ratio") and model_ratio(r["model"]) != Fraction(
+            r["ratio"]) else ""), "psnr": r["psnr"], "flip": r["flip"]}
+           for r in kodak_results(results_dir)
+           if r["channel"] == "awgn" and r["snr_db"] == snr_db and r.get("flip") is not None]
+    for f in sorted(Path(results_dir).glob("*/diffusion.json"), key=lambda p: p.stat().st_mtime):
+        for r in json.loads(f.read_text()):
+            if (r.get("eval_set") == "kodak" and r.get("channel") == "awgn" and r["snr_db"] == snr_db
+                    and r.get("flip") is not None and r.get("start") == "matched" and not r.get("snr_error_db")):
+                pts.append({"label": f"{r.get('model', '?')} {r['receiver']} x{r['steps']}", "psnr": r["psnr"],
+                            "flip": r["flip"]})
+    return pts
+
+
+def plot_perceptual(results_dir: str | Path, path: Path, snrs: tuple[float, ...] = (0.0, 10.0)) -> None:
+    """FLIP (lower is better) against PSNR on Kodak over AWGN, one panel per SNR, one point per model or receiver
+    (:func:`perceptual_points`): which receivers trade PSNR for perceptual quality."""
+    from jscc_rt.eval.plots import pyplot, save
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(snrs), figsize=(5.6 * len(snrs), 4.4), squeeze=False)
+    for ax, snr in zip(axes[0], snrs):
+        for p in perceptual_points(results_dir, snr):
+            ax.scatter(p["psnr"], p["flip"], s=18)
+            ax.annotate(p["label"], (p["psnr"], p["flip"]), fontsize=6, xytext=(3, 2), textcoords="offset points")
+        ax.set(title=f"Kodak, AWGN {snr:g} dB", xlabel="PSNR (dB)", ylabel="FLIP (lower is better)")
+        ax.grid(alpha=0.3)
+    save(fig, path)
+
+
+def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
+    """Per model, the decoder-alone receiver's p50 latency (ms) on one Kodak image from the newest
+    ``results_dir/*/latency.json`` rows that name their model (``jscc-rt export latency``): ``{"torch_ms",
+    "fastest_ms", "fastest": "backend precision", "threads"}`` (a rate-adaptive model at its 1/16 budget)."""
+    out: dict[str, dict] = {}
+    for f in sorted(Path(results_dir).glob("*/latency.json"), key=lambda p: p.stat().st_mtime):
+        d = json.loads(f.read_text())
+        rows = [r for r in (d.get("rows", []) if isinstance(d, dict) else d) if isinstance(r, dict) and r.get("model")
+                and r["graph"] == "receiver_decoder" and r.get("ratio", "1/16") == "1/16"]
+        for model in {r["model"] for r in rows}:
+            rs = [r for r in rows if r["model"] == model]
+            torch_ms = next((r["latency_ms_p50"] for r in rs if r["backend"] == "torch"), None)
+            best = min(rs, key=lambda r: r["latency_ms_p50"])
+            out[model] = {"torch_ms": torch_ms, "fastest_ms": best["latency_ms_p50"],
+                          "fastest": f"{best['backend']} {best['precision']}", "threads": best["threads"]}
+    return out
+
+
 def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
-    """One row per shipped model: parameters, encoder / decoder GMAC per 512x768 image, Kodak PSNR (AWGN) at 0 and
-    10 dB from the newest eval that has it."""
+    """One row per shipped model: parameters, encoder / decoder GMAC per 512x768 image, the decoder's latency
+    (:func:`decoder_latency`, None where not measured), Kodak PSNR (AWGN) at 0 and 10 dB from the newest eval that
+    has it (a rate-adaptive model's at 1/16)."""
     from jscc_rt.models import load_model
     from jscc_rt.models.registry import resolve_checkpoint
 
     res = kodak_results(results_dir)
+    lat = decoder_latency(results_dir)
     out = []
     for name in models:
         m = load_model(resolve_checkpoint(name)).eval()
         x, snr = torch.rand(1, 3, *KODAK_HW), torch.tensor([10.0])
         with torch.no_grad():
             z, _ = m.encode_latent(x, snr)
-        psnr = {r["snr_db"]: r["psnr"] for r in res if r["model"] == name and r["channel"] == "awgn"}
+        psnr = {r["snr_db"]: r["psnr"] for r in res if r["model"] == name and r["channel"] == "awgn"
+                and r.get("ratio", "1/16") in ("1/16", str(model_ratio(name)))}
         out.append({"model": name, "params": count_params(m), "encoder_gmac": count_macs(m.encoder, x, snr) / 1e9,
                     "decoder_gmac": count_macs(m.decoder, z, snr) / 1e9, "psnr_0db": psnr.get(0.0),
-                    "psnr_10db": psnr.get(10.0)})
+                    "psnr_10db": psnr.get(10.0), "latency": lat.get(name)})
     return out
 
 
 def table_markdown(rows: list[dict]) -> str:
     f = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = ["| model | parameters | encoder GMAC | decoder GMAC | Kodak PSNR 0 dB | Kodak PSNR 10 dB |",
-             "|---|---:|---:|---:|---:|---:|"]
+    def lat(r: dict) -> str:
+        v = r.get("latency")
+        if not v:
+            return "n/a"
+        return f"{f(v['torch_ms'])} / {v['fastest_ms']:.1f} ({v['fastest']}, {v['threads']} threads)"
+
+    lines = ["| model | parameters | encoder GMAC | decoder GMAC | decoder latency ms: torch fp32 / fastest CPU | "
+             "Kodak PSNR 0 dB | Kodak PSNR 10 dB |", "|---|---:|---:|---:|---|---:|---:|"]
     lines += [f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['encoder_gmac']:.1f} | {r['decoder_gmac']:.1f} | "
-              f"{f(r['psnr_0db'])} | {f(r['psnr_10db'])} |" for r in rows]
+              f"{lat(r)} | {f(r['psnr_0db'])} | {f(r['psnr_10db'])} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -172,6 +232,7 @@ def write_report_figures(results_dir: str | Path, out: str | Path, models: list[
     for ch in ("awgn", "rayleigh"):
         plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published)
     plot_psnr_vs_bandwidth(rd, o / "psnr_vs_ratio.png", published)
+    plot_perceptual(rd, o / "perceptual.png")
     md = table_markdown(model_table(rd, models))
     (o / "models.md").write_text(md + "\n")
     return md

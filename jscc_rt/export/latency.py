@@ -31,7 +31,7 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                      snr_db: float = 5.0, show_progress: bool = False,
                      on_rows: Callable[[list[dict]], None] | None = None,
                      ratios: Sequence[str] | None = None) -> tuple[list[dict], list[dict]]:
-    """``(rows, skipped)``. Rows: ``{graph, steps, sampler, backend, precision, threads, device, image,
+    """``(rows, skipped)``. Rows: ``{model, graph, steps, sampler, backend, precision, threads, device, image,
     latency_ms_p50/p90/p99/mean, runs, psnr_db, psnr_delta_db}`` (delta against torch fp32, positive = loss); a
     rate-adaptive graph is timed at each budget of :func:`~jscc_rt.export.check.budgets` (``ratios``), its rows
     carrying ``"ratio"``;
@@ -50,7 +50,8 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
     names = [b for b in names if not unavailable_reason(b)]
     _, images = eval_images(data, max_images=1)
     img = images[0][1]
-    jscc = load_model(json.loads((d / "encoder.json").read_text())["jscc_checkpoint"])
+    jscc_path = json.loads((d / "encoder.json").read_text())["jscc_checkpoint"]
+    jscc = load_model(jscc_path)
     paths = [p for p in sorted(d.glob("receiver_*.onnx"))
              if p == variant_path(p, "fp32") and (not graphs or p.stem in graphs)]
     rows: list[dict] = []
@@ -73,7 +74,8 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                     t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters)
                 q = float(psnr(img[None], out.clamp(0, 1))[0])
                 ref_psnr = q if b == "torch" else ref_psnr
-                rows.append({"graph": p.stem, **({} if ratio is None else {"ratio": str(ratio)}),
+                rows.append({"model": Path(jscc_path).stem, "graph": p.stem,
+                             **({} if ratio is None else {"ratio": str(ratio)}),
                              "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
                              "backend": b, "precision": getattr(runner, "precision", "fp32"),
                              "threads": getattr(runner, "threads", threads), "device": getattr(runner, "device", ""),

@@ -22,7 +22,7 @@ def test_report_from_the_recorded_results(tmp_path: Path) -> None:
     measured = {r["snr_db"]: r["psnr"] for r in kodak_results(ROOT / "docs/results")
                 if r["model"] == "unrolled-1_16" and r["channel"] == "awgn"}
     assert row[1].strip() == "unrolled-1_16" and row[2].strip() == "0.11 M"
-    assert float(row[5]) == round(measured[0.0], 2) and float(row[6]) == round(measured[10.0], 2)
+    assert float(row[6]) == round(measured[0.0], 2) and float(row[7]) == round(measured[10.0], 2)
     src = {r["source"] for r in kodak_results(ROOT / "docs/results")}
     assert all(json.loads(Path(s).read_text())["meta"]["eval_set"] == "kodak" for s in src)
     assert main(["report", "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
@@ -51,3 +51,38 @@ def test_bandwidth_figure_reads_ratio_rows_and_baselines_per_ratio(tmp_path: Pat
     assert any("SwinJSCC" in k for k in pub) and published_psnr_vs_ratio(ROOT / "docs/published/published_kodak.json", 0.0) == {}
     plot_psnr_vs_bandwidth(res, tmp_path / "bw.png", ROOT / "docs/published/published_kodak.json")
     assert (tmp_path / "bw.png").stat().st_size > 20000
+
+
+def test_model_table_takes_the_decoder_latency_rows_that_name_their_model(tmp_path: Path) -> None:
+    from jscc_rt.eval.figures import decoder_latency, table_markdown
+
+    (tmp_path / "lat").mkdir()
+    rows = [{"model": "m", "graph": "receiver_decoder", "backend": b, "precision": p, "threads": 2,
+             "latency_ms_p50": ms} for b, p, ms in (("torch", "fp32", 300.0), ("openvino-bf16", "bf16", 120.0))]
+    rows += [{"graph": "receiver_decoder", "backend": "torch", "precision": "fp32", "threads": 2,
+              "latency_ms_p50": 1.0}]  # a row that names no model is not attributed to one
+    (tmp_path / "lat" / "latency.json").write_text(json.dumps({"rows": rows}))
+    lat = decoder_latency(tmp_path)
+    assert lat == {"m": {"torch_ms": 300.0, "fastest_ms": 120.0, "fastest": "openvino-bf16 bf16", "threads": 2}}
+    md = table_markdown([{"model": "m", "params": 1e6, "encoder_gmac": 1.0, "decoder_gmac": 2.0, "psnr_0db": 26.0,
+                          "psnr_10db": 30.0, "latency": lat["m"]}])
+    assert "| 300.00 / 120.0 (openvino-bf16 bf16, 2 threads) |" in md
+
+
+def test_perceptual_points_from_eval_and_diffusion_results(tmp_path: Path) -> None:
+    from jscc_rt.eval.figures import perceptual_points
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text(json.dumps({"meta": {"eval_set": "kodak"}, "results": [
+        {"model": "m", "channel": "awgn", "snr_db": 0.0, "psnr": 26.0, "flip": 0.18},
+        {"model": "m", "channel": "awgn", "snr_db": 10.0, "psnr": 30.0, "flip": None}]}))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "diffusion.json").write_text(json.dumps([
+        {"model": "m", "receiver": "consistency", "steps": 2, "start": "matched", "channel": "awgn", "snr_db": 0.0,
+         "psnr": 25.9, "flip": 0.16, "eval_set": "kodak", "snr_error_db": 0.0},
+        {"model": "m", "receiver": "ddim", "steps": 4, "start": "matched", "channel": "awgn", "snr_db": 0.0,
+         "psnr": 25.0, "flip": 0.2, "eval_set": "kodak", "snr_error_db": 3.0}]))  # a mismatch study: left out
+    pts = perceptual_points(tmp_path, 0.0)
+    assert pts == [{"label": "m", "psnr": 26.0, "flip": 0.18},
+                   {"label": "m consistency x2", "psnr": 25.9, "flip": 0.16}]
+    assert perceptual_points(tmp_path, 10.0) == []
