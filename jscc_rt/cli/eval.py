@@ -10,11 +10,13 @@ from jscc_rt.cli.common import add_decoder_snr, add_image_args, add_kind_group, 
 KINDS = {"jscc": "PSNR / SSIM / MS-SSIM / FLIP vs SNR tables, per-image rows and a plot for trained models",
          "diffusion": "decoder alone vs DDIM / consistency receivers vs a pure-noise start",
          "unrolled": "model-based receiver: learned step sizes and PSNR per iteration",
-         "noma": "NOMA: each user's PSNR vs SNR and power split (students vs teacher)"}
+         "noma": "NOMA: each user's PSNR vs SNR and power split (students vs teacher)",
+         "zoom": "side-by-side reconstructions of one image with a zoom-in, one row per receiver"}
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "unrolled": _add_unrolled, "noma": _add_noma}
+    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "unrolled": _add_unrolled, "noma": _add_noma,
+              "zoom": _add_zoom}
     add_kind_group(sub, "eval", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "unrolled", "noma"))
 
 
@@ -115,4 +117,26 @@ def _cmd_noma(a: argparse.Namespace) -> int:
     from jscc_rt.eval.noma_report import run_noma_report
 
     print(run_noma_report(a.students, a.teacher, a.data, a.snr, a.split, a.channel, a.out))
+    return 0
+
+
+def _add_zoom(p: argparse.ArgumentParser) -> None:
+    p.add_argument("receivers", nargs="+", help="MODEL, MODEL@RATIO or MODEL+DENOISER:SAMPLER:STEPS")
+    p.add_argument("--data", default=None, help="image folder (default: $JSCC_DATA's kodak, else embedded images)")
+    p.add_argument("--image", default=None, help="image name in the set (e.g. kodim23; default: the first)")
+    p.add_argument("--snr", type=float, default=0.0)
+    p.add_argument("--box", type=int, nargs=4, default=[192, 320, 96, 128], metavar=("TOP", "LEFT", "H", "W"),
+                   help="zoom region in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="PNG path of the figure")
+    p.set_defaults(func=_cmd_zoom)
+
+
+def _cmd_zoom(a: argparse.Namespace) -> int:
+    import json
+
+    from jscc_rt.eval.zoom import run_zoom
+
+    rows = run_zoom(a.receivers, data=a.data, image=a.image, snr_db=a.snr, box=a.box, out=a.out, seed=a.seed)
+    print(json.dumps({"out": a.out, "psnr": rows}))
     return 0
