@@ -128,7 +128,11 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         if src.config == mcfg:
             model.load_state_dict(src.state_dict())
         else:  # a fixed-rate model seeds one with other latent channels (exact at its own ratio when wider)
-            resize_from(model, src)
+            try:
+                resize_from(model, src)
+            except JsccInputError:
+                raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}; only a "
+                                     "fixed-rate model differing in latent channels alone can seed it") from None
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if cfg.channels_last:
