@@ -62,6 +62,9 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0])
     p.add_argument("--ddim-steps", type=int, nargs="*", default=[1, 2, 4, 8, 16, 50])
     p.add_argument("--cm-steps", type=int, nargs="*", default=[1, 2, 4])
+    p.add_argument("--cm-eta", type=float, nargs="+", default=[0.0],
+                   help="consistency re-noising: 0 deterministic (default), 1 fresh noise (Song et al.); several "
+                        "values run the ablation")
     p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
     p.add_argument("--snr-error", type=float, nargs="+", default=[0.0],
                    help="receiver SNR estimate minus the true SNR (dB), e.g. -3 0 3: every receiver runs at each")
@@ -83,6 +86,7 @@ def _cmd_diffusion(a: argparse.Namespace) -> int:
                               max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
                               show_progress=not a.no_progress, max_pixels=a.max_pixels, save_recon=a.save_recon,
                               snr_errors_db=a.snr_error, csi_err_var=a.csi_err_var, block_len=a.block_len,
+                              cm_etas=a.cm_eta,
                               out=a.out)
     return emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 
 from jscc_rt._progress import progress
-from jscc_rt._validate import check_snr_db, check_steps
+from jscc_rt._validate import JsccInputError, check_snr_db, check_steps
 from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, min_image_side
@@ -26,9 +26,11 @@ from jscc_rt.pipeline import Link
 
 def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, channel: str = "awgn",
                block_len: int | None = None, csi_err_var: float = 0.0, equalizer: str = "zf", start: str = "matched",
-               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, snr_error_db: float = 0.0) -> Link:
+               decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, snr_error_db: float = 0.0,
+               eta: float = 0.0) -> Link:
     """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone.
-    ``snr_error_db``: the receiver's SNR estimate minus the true SNR (:class:`~jscc_rt.pipeline.Link`).
+    ``snr_error_db``: the receiver's SNR estimate minus the true SNR (:class:`~jscc_rt.pipeline.Link`); ``eta``: the
+    sampler's (:class:`~jscc_rt.diffusion.ReceiverConfig`).
 
     A denoiser whose latent channels differ from the JSCC model's raises :class:`~jscc_rt.JsccInputError`; one
     trained on another JSCC checkpoint with the same latent shape warns, naming both sha256."""
@@ -44,7 +46,8 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
 
     check_denoiser_pairing(jscc, jpath, den, dpath)
     sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
-    rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start))  # type: ignore[arg-type]
+    rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start,  # type: ignore[arg-type]
+                                                      eta=eta))
     return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db, snr_error_db=snr_error_db)
 
 
@@ -109,11 +112,12 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                        show_progress: bool = True,
                        max_pixels: int | None = DEFAULT_MAX_PIXELS, save_recon: int = 0,
                        out: str | None = None, snr_errors_db: Sequence[float] = (0.0,), csi_err_var: float = 0.0,
-                       block_len: int | None = None) -> list[dict]:
+                       block_len: int | None = None, cm_etas: Sequence[float] = (0.0,)) -> list[dict]:
     """Rows ``{"model", "receiver", "steps", "start", "channel", "snr_error_db", "csi_err_var", "snr_db", "psnr", "ms_ssim",
     "lpips", "latency_ms", "images", ...}``.
 
-    Every receiver plan runs once per receiver SNR error in ``snr_errors_db`` (estimate minus truth, dB); a Rayleigh
+    Consistency receivers run once per re-noising ``eta`` in ``cm_etas`` (0 deterministic, 1 fresh noise; rows carry
+    ``"eta"``). Every receiver plan runs once per receiver SNR error in ``snr_errors_db`` (estimate minus truth, dB); a Rayleigh
     ``channel`` takes ``block_len`` and the CSI error variance ``csi_err_var`` (the effective noise, and so the
     start step, include it). Every argument, checkpoint pairing and image is checked before the first image runs;
     ``save_recon`` N writes the N worst / best reconstructions per receiver and SNR to
@@ -122,33 +126,38 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
     for n in (*ddim_steps, *cm_steps, *noise_start_steps):
         check_steps(n)
     n_recon = check_save_recon(save_recon, out)
-    plans: list[tuple[str, str | None, str, int, str]] = [("decoder", None, "ddim", 0, "matched")]
-    plans += [("ddim", denoiser, "ddim", n, "matched") for n in ddim_steps if denoiser]
-    plans += [("consistency", consistency, "consistency", n, "matched") for n in cm_steps if consistency]
-    plans += [("ddim-from-noise", denoiser, "ddim", n, "noise") for n in noise_start_steps if denoiser]
+    for eta in cm_etas:
+        if not 0.0 <= eta <= 1.0:
+            raise JsccInputError(f"consistency eta must lie in [0, 1], got {eta}")
+    plans: list[tuple[str, str | None, str, int, str, float]] = [("decoder", None, "ddim", 0, "matched", 0.0)]
+    plans += [("ddim", denoiser, "ddim", n, "matched", 0.0) for n in ddim_steps if denoiser]
+    plans += [("consistency", consistency, "consistency", n, "matched", eta) for eta in cm_etas for n in cm_steps
+              if consistency]
+    plans += [("ddim-from-noise", denoiser, "ddim", n, "noise", 0.0) for n in noise_start_steps if denoiser]
     jobs = [(p, e) for e in snr_errors_db for p in plans]
     links = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
-                        snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len)
-             for (_, ck, sampler, steps, start), err in jobs]
+                        snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len, eta=eta)
+             for (_, ck, sampler, steps, start, eta), err in jobs]
     images = link_images(links[0], data, max_images=max_images, max_pixels=max_pixels)
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     rows = []
-    for ((name, _, _, steps, start), err), link in zip(jobs, links):
-        tag = f"{name}-{steps}-{start}" + (f"-err{err:+g}dB" if err else "")
+    for ((name, _, _, steps, start, eta), err), link in zip(jobs, links):
+        tag = f"{name}-{steps}-{start}" + (f"-eta{eta:g}" if eta else "") + (f"-err{err:+g}dB" if err else "")
         for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
                            recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
             rows.append({"model": Path(str(resolve_checkpoint(model))).stem, "receiver": name, "steps": steps,
-                         "start": start, "channel": channel, "snr_error_db": err,
+                         "start": start, "eta": eta, "channel": channel, "snr_error_db": err,
                          "csi_err_var": csi_err_var, **r})
     return rows
 
 
 def diffusion_markdown(rows: Sequence[dict]) -> str:
-    lines = ["| receiver | steps | start | SNR error (dB) | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | p50 ms/img |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| receiver | steps | start | eta | SNR error (dB) | SNR (dB) | PSNR (dB) | MS-SSIM | FLIP | LPIPS | "
+             "p50 ms/img |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     f = lambda v, d: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
     for r in rows:
-        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r.get('snr_error_db', 0.0):+g} | "
+        lines.append(f"| {r['receiver']} | {r['steps']} | {r['start']} | {r.get('eta', 0.0):g} | "
+                     f"{r.get('snr_error_db', 0.0):+g} | "
                      f"{r['snr_db']:g} | {f(r['psnr'], 2)} | "
                      f"{f(r['ms_ssim'], 4)} | {f(r.get('flip'), 4)} | {f(r['lpips'], 4)} | {r['latency_ms']:.0f} |")
     return "\n".join(lines)

@@ -114,3 +114,22 @@ def test_cli_eval_any_folder(ckpt: Path, folder: Path, tmp_path: Path, capsys: p
     assert "s0.png' is 32x24 = 768 pixels, above the limit of 100 pixels" in capsys.readouterr().err
     assert main(["eval-diffusion", "--model", str(ckpt), "--data", str(folder), "--save-recon", "1"]) == 2
     assert "needs --out" in capsys.readouterr().err
+
+
+def test_diffusion_eval_runs_the_eta_and_snr_error_ablations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--cm-eta 0 1 --snr-error 0 3``: every consistency plan once per eta, every plan once per SNR error; rows
+    carry both and the ablations change the result (and only where they apply)."""
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    rows = run_diffusion_eval("vae-1_16", None, "consistency-vae-1_16", data=None, snrs=[5.0], ddim_steps=[],
+                              cm_steps=[2], noise_start_steps=[], max_images=1, show_progress=False,
+                              snr_errors_db=[0.0, 3.0], cm_etas=[0.0, 1.0])
+    key = lambda r: (r["receiver"], r["eta"], r["snr_error_db"])  # noqa: E731
+    got = {key(r): r["psnr"] for r in rows}
+    assert sorted(got) == sorted([("decoder", 0.0, 0.0), ("consistency", 0.0, 0.0), ("consistency", 1.0, 0.0),
+                                  ("decoder", 0.0, 3.0), ("consistency", 0.0, 3.0), ("consistency", 1.0, 3.0)])
+    assert all(r["model"] == "vae-1_16" for r in rows)
+    assert got[("consistency", 0.0, 0.0)] != got[("consistency", 1.0, 0.0)]
+    assert got[("decoder", 0.0, 0.0)] != got[("decoder", 0.0, 3.0)]
+    with pytest.raises(JsccInputError, match="eta must lie in"):
+        run_diffusion_eval("vae-1_16", None, "consistency-vae-1_16", data=None, snrs=[5.0], ddim_steps=[],
+                           cm_steps=[2], noise_start_steps=[], cm_etas=[2.0])
