@@ -48,6 +48,10 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="resize the training photos by this factor first (0.6 frames them like Kodak)")
     p.add_argument("--init", default=None, help="start from these weights (same architecture, path or shipped name; a "
                                                 "fixed-rate model can seed a rate-adaptive one of the same width)")
+    p.add_argument("--denoiser", default=None,
+                   help="fine-tune the --init model's decoder behind this denoiser or consistency student (encoder "
+                        "frozen; the decoder sees what the diffusion receiver outputs, conditioned on 20 dB)")
+    p.add_argument("--denoise-steps", type=int, default=1, help="sampler steps of that receiver (default 1)")
     p.add_argument("--ema", type=float, default=0.999,
                    help="EMA decay of the weights that are validated and saved as model.pt (0 = raw weights; "
                         "warm-up min(decay, (1+n)/(10+n)) at step n); the raw weights stay in train_state.pt")

@@ -14,6 +14,7 @@ from jscc_rt.eval.metrics import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.models.jscc import JSCCModel
 from jscc_rt.pipeline import Link
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB, DiffusionReceiver
 
 METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"psnr": psnr, "ssim": ssim,
                                                                             "ms_ssim": ms_ssim, "flip": flip_error}
@@ -48,6 +49,7 @@ def evaluate(
     recon_group: str = "",
     desc: str = "eval",
     ratio: Fraction | str | None = None,
+    receiver: DiffusionReceiver | None = None,
 ) -> list[dict]:
     """One row per (image, SNR, channel draw): ``{"image", "height", "width", "snr_db", "draw", <metric>}``
     (``ms_ssim`` is None for images of at most 160 pixels per side).
@@ -56,7 +58,8 @@ def evaluate(
     come from a generator seeded with ``seed``, so results are reproducible. With ``recon``, the first draw's
     reconstruction of every image is collected and, after each SNR, the worst/best by mean PSNR over the draws are
     written under ``recon_group/snr<SNR>dB``. ``ratio``: the bandwidth ratio a rate-adaptive model sends at (rows then
-    carry ``"ratio"``; None = the model's own / largest ratio, :meth:`jscc_rt.pipeline.Link.__call__`).
+    carry ``"ratio"``; None = the model's own / largest ratio, :meth:`jscc_rt.pipeline.Link.__call__`). ``receiver``:
+    a diffusion receiver before the decoder (which is then conditioned on the recommended 20 dB).
     """
     for m in metrics:
         if m not in METRICS:
@@ -65,7 +68,8 @@ def evaluate(
     check_snr_db(list(snrs_db), len(snrs_db), name="snr_db")
     if not images:
         raise JsccInputError("no images to evaluate")
-    link = Link(model, channel)
+    link = Link(model, channel, **({} if receiver is None else {"receiver": receiver,
+                                                                "decoder_snr_db": DECODER_SNR_AFTER_DENOISING_DB}))
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     rows: list[dict] = []

@@ -163,7 +163,8 @@ def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torc
                            *, check_hash: bool = True) -> None:
     """The denoiser must work on the JSCC model's latents: an error when the latent channel counts differ; with
     ``check_hash`` and ``jscc_path`` a file, a warning naming both sha256 when they match but the denoiser's metadata
-    says it was trained on another JSCC checkpoint's latents."""
+    says it was trained on another JSCC checkpoint's latents (a checkpoint whose ``meta["encoder_of_sha256"]`` names
+    the denoiser's JSCC checkpoint has that checkpoint's encoder: no warning)."""
     c_jscc = jscc.config.latent_channels  # type: ignore[attr-defined]
     c_den = denoiser.config.latent_channels  # type: ignore[attr-defined]
     if c_den != c_jscc:
@@ -176,6 +177,8 @@ def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torc
     if want is None or not check_hash or jscc_path is None:
         return
     have = file_sha256(jscc_path)
+    if want == getattr(jscc, "meta", {}).get("encoder_of_sha256"):
+        return  # a decoder fine-tuned behind this denoiser: same encoder, so the same latents
     if want != have:
         warnings.warn(
             f"denoiser {str(denoiser_path)!r} was trained on the latents of another JSCC checkpoint (sha256 {want}) "

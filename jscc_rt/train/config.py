@@ -67,6 +67,10 @@ class TrainConfig:
     ema: float = 0.0  # EMA decay of the weights for validation and model.pt; 0 = off (raw weights)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (CUDA when available)
     min_ratio: str | None = None  # rate-adaptive model sending min_ratio..ratio (jscc_rt.models.rate); None = fixed
+    # decoder fine-tuning behind a diffusion receiver (needs --init): the encoder is frozen, the decoder learns on
+    # what `denoise_steps` steps of this denoiser (or consistency student) output, conditioned as the receiver does
+    denoiser: str | None = None
+    denoise_steps: int = 1
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -84,6 +88,10 @@ class TrainConfig:
         if not 0.0 <= self.ema < 1.0:
             raise JsccInputError(f"ema decay {self.ema} must be in [0, 1) (0 = off; e.g. 0.999)")
         check_positive(self.lr_min, "lr_min", allow_zero=True)
+        if self.denoiser is not None and (not self.init or self.min_ratio is not None or self.denoise_steps < 1):
+            raise JsccInputError("--denoiser fine-tunes the decoder of an --init model behind that denoiser (fixed "
+                                 f"rate, --denoise-steps >= 1); got init={self.init!r}, min_ratio={self.min_ratio!r}, "
+                                 f"denoise_steps={self.denoise_steps}")
         if self.channel not in CHANNELS:
             raise JsccInputError(f"training channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
         if self.crop % self.downsample:

@@ -28,6 +28,7 @@ from jscc_rt._progress import progress
 from jscc_rt._validate import JsccInputError
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import RandomCropSampler
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB, DiffusionReceiver
 from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
 from jscc_rt.models.rate import ladder, sample_channels, resize_from
@@ -64,11 +65,13 @@ class LinkObjective(nn.Module):
     averaged over the batch (pixels in [0, 1]) and ``loss = mse + beta_kl * mean KL / (3 H W)`` for VAE-JSCC.
     """
 
-    def __init__(self, model: JSCCModel, channel: str, beta_kl: float) -> None:
+    def __init__(self, model: JSCCModel, channel: str, beta_kl: float, receiver: DiffusionReceiver | None = None) -> None:
+        """``receiver``: a frozen diffusion receiver the decoder is fine-tuned behind (its output is detached)."""
         super().__init__()
         self.model = model
         kinds = ("awgn", "rayleigh") if channel == "mixed" else (channel,)
-        self.links = {k: Link(model, ChannelConfig(kind=k)) for k in kinds}  # type: ignore[arg-type]
+        kw = {} if receiver is None else {"receiver": receiver, "decoder_snr_db": DECODER_SNR_AFTER_DENOISING_DB}
+        self.links = {k: Link(model, ChannelConfig(kind=k), **kw) for k in kinds}  # type: ignore[arg-type]
         self.beta_kl = beta_kl
 
     def forward(self, x: torch.Tensor, snr: torch.Tensor, generator: torch.Generator, channel: str = "awgn",
@@ -78,6 +81,25 @@ class LinkObjective(nn.Module):
         mse = (res.images.float() - x.float()).square().mean()
         n_src = x.shape[1] * x.shape[2] * x.shape[3]
         return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
+
+
+def _frozen_receiver(cfg: TrainConfig, model: JSCCModel) -> tuple[DiffusionReceiver, str]:
+    """The frozen receiver a decoder fine-tune trains behind, and the sha256 of the ``--init`` checkpoint (whose
+    encoder, frozen, the fine-tuned model keeps). The encoder's parameters stop requiring gradients."""
+    from jscc_rt.diffusion import NoiseSchedule, ReceiverConfig
+    from jscc_rt.models import load_model
+    from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    jpath, dpath = resolve_checkpoint(cfg.init), resolve_checkpoint(cfg.denoiser)
+    den = load_model(dpath, expect="DenoiserConfig").eval()
+    check_denoiser_pairing(model, jpath, den, dpath)
+    for p in [*den.parameters(), *model.encoder.parameters()]:
+        p.requires_grad_(False)
+    sampler = "consistency" if den.meta.get("parameterization") == "consistency" else "ddim"  # type: ignore[attr-defined]
+    rx = DiffusionReceiver(den, NoiseSchedule(**den.meta["schedule"]),  # type: ignore[attr-defined]
+                           ReceiverConfig(sampler=sampler, steps=cfg.denoise_steps))  # type: ignore[arg-type]
+    return rx, file_sha256(jpath)
 
 
 def train(
@@ -133,11 +155,12 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             except JsccInputError:
                 raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}; only a "
                                      "fixed-rate model differing in latent channels alone can seed it") from None
+    receiver, src_sha = _frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters() if receiver is None else model.decoder.parameters(), lr=cfg.lr)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     scaler = grad_scaler(cfg.precision, device)
     sampler = RandomCropSampler(train_imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)  # the global batch
@@ -166,7 +189,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
                                  "edited or damaged; delete it to start over, or use a new --out") from e
-    objective = LinkObjective(model, cfg.channel, cfg.beta_kl)
+    objective = LinkObjective(model, cfg.channel, cfg.beta_kl, receiver)
     net: nn.Module = objective
     if info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(objective, device_ids=[device.index] if device.index is not None
@@ -189,7 +212,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         by_ratio = {}
         for r in val_ratios:
             rows = evaluate(eval_model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123,
-                            metrics=("psnr",), ratio=r)
+                            metrics=("psnr",), ratio=r, receiver=receiver)
             by_ratio[str(r)] = summarize(rows, ("psnr",))[0]
         res = dict(by_ratio[str(main_ratio)])
         if mcfg.rate_adaptive:
@@ -209,7 +232,9 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1), "weights": weights,
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
-                "final": final}
+                "final": final, **({} if receiver is None else {
+                    "encoder_of_sha256": src_sha, "decoder_input": f"{cfg.denoiser} x{cfg.denoise_steps} "
+                    f"({receiver.cfg.sampler}), decoder conditioned on {DECODER_SNR_AFTER_DENOISING_DB:g} dB"})}
         save_model(eval_model, out / "model.pt", meta=meta)
         save_state({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(),
                     "ema": ema.state_dict() if ema is not None else None,

@@ -1,0 +1,52 @@
+"""Decoder fine-tuning behind a diffusion receiver (``train --init M --denoiser D``): the encoder stays bit-identical,
+the decoder changes, the checkpoint records the encoder it keeps (so the denoiser pairs with it without a warning),
+and the run validates through the same receiver."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from jscc_rt import JsccInputError, JSCCConfig, JSCCModel, save_model
+from jscc_rt.cli import main
+from jscc_rt.models import load_model
+from jscc_rt.models.checkpoint import check_denoiser_pairing
+from jscc_rt.train.config import TrainConfig
+from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
+
+
+@pytest.fixture(autouse=True)
+def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+
+
+def test_finetune_keeps_the_encoder_and_pairs_with_the_denoiser(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16)), tmp_path / "j.pt")
+    train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8,
+                                         batch_size=4, steps=3, cd_steps=2, width=16, threads=1), tmp_path / "d",
+                    show_progress=False)
+    for den in ("denoiser.pt", "consistency.pt"):
+        out = tmp_path / f"ft-{den[:-3]}"
+        assert main(["train", "--model", "unrolled", "--width", "16", "--init", str(tmp_path / "j.pt"),
+                     "--denoiser", str(tmp_path / "d" / den), "--denoise-steps", "2", "--crop", "32",
+                     "--batch-size", "2", "--steps", "3", "--val-every", "3", "--val-images", "1", "--threads", "1",
+                     "--precision", "fp32", "--out", str(out), "--no-progress"]) == 0
+        src, ft = load_model(tmp_path / "j.pt"), load_model(out / "model.pt")
+        a, b = src.state_dict(), ft.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+        assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+        assert "x2" in ft.meta["decoder_input"] and len(ft.meta["encoder_of_sha256"]) == 64
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the fine-tuned checkpoint pairs with the denoiser without a warning
+            check_denoiser_pairing(ft, out / "model.pt", load_model(tmp_path / "d" / den, expect="DenoiserConfig"),
+                                   tmp_path / "d" / den)
+        assert "val_psnr_10dB" in json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+
+
+def test_finetune_needs_an_init_model() -> None:
+    with pytest.raises(JsccInputError, match="--denoiser fine-tunes the decoder of an --init model"):
+        TrainConfig(denoiser="d.pt")
