@@ -156,11 +156,12 @@ def run_eval(
         name = path.stem
         for ch, cfg in cfgs.items():
             n_draws = draws if draws is not None else (1 if ch == "awgn" else 4)
+            adaptive = getattr(model.config, "rate_adaptive", False)
             for r in model_ratios:
-                tag = f"{name}@{r}" if len(model_ratios) > 1 else name
+                tag = f"{name}@{r}" if adaptive else name
                 rows = evaluate(model, images, snrs, cfg, seed=seed, draws=n_draws, metrics=metrics,  # type: ignore[arg-type]
                                 show_progress=show_progress, recon=saver, recon_group=f"{tag.replace('/', '_')}/{ch}",
-                                desc=f"eval {tag} {ch}", ratio=r if len(model_ratios) > 1 else None)
+                                desc=f"eval {tag} {ch}", ratio=r if adaptive else None)
                 for s in summarize(rows, metrics):
                     results.append({"model": name, "ratio": str(r), "channel": ch, "draws": n_draws, **s})
                 rows_per_image += [{"model": name, "ratio": str(r), "channel": ch, **row}

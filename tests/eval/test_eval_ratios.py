@@ -36,3 +36,17 @@ def test_rows_per_ratio_and_plot(ckpts: tuple[Path, Path], tmp_path: Path, monke
 def test_ratio_outside_the_range_is_refused(ckpts: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     assert main(["eval", "jscc", str(ckpts[0]), "--ratios", "1/2", "--snr", "10", "--no-progress"]) == 2
     assert "ratio 1/2 is outside the model's trained range [1/64, 1/4]" in capsys.readouterr().err
+
+
+def test_a_single_ratio_is_sent_at_that_budget(ckpts: tuple[Path, Path], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """One --ratios value must still reach the link (not the model's largest budget)."""
+    monkeypatch.delenv("JSCC_DATA", raising=False)
+    psnr = {}
+    for r in ("1/64", "1/4"):
+        assert main(["eval", "jscc", str(ckpts[0]), "--ratios", r, "--snr", "10", "--channel", "awgn",
+                     "--max-images", "1", "--out", str(tmp_path / r.replace("/", "_")), "--no-progress"]) == 0
+        res = json.loads((tmp_path / r.replace("/", "_") / "results.json").read_text())["results"]
+        assert [x["ratio"] for x in res] == [r]
+        psnr[r] = res[0]["psnr"]
+    assert psnr["1/64"] != psnr["1/4"]
