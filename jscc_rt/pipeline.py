@@ -95,6 +95,9 @@ class Link:
         if abs(err) > 20:
             raise JsccInputError(f"snr_error_db {snr_error_db} is outside [-20, 20] dB")
         self.snr_error_db = err
+        if err and receiver is not None and self.channel.equalizer == "mmse":
+            raise JsccInputError("snr_error_db with a diffusion receiver needs the ZF equalizer (the MMSE output is "
+                                 "biased by its gain); use ChannelConfig(..., equalizer='zf')")
         if receiver is not None:
             check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
 

@@ -118,7 +118,7 @@ def _cmd_export_check(a: argparse.Namespace) -> int:
     lines += [f"| {r['graph']}{'@' + r['ratio'] if 'ratio' in r else ''} | {r['backend']} | {r['snr_db']:g} | {r['max_abs_err']:.2e} | {r['psnr_torch']:.3f} | "
               f"{r['psnr_backend']:.3f} | {r['psnr_delta_db']:.5f} |" for r in rows]
     gate = check_variants(a.onnx_dir, a.precision or VARIANTS, data=a.data, snrs=a.snr, max_images=a.max_images,
-                          tolerance_db=a.tolerance_db, skip_missing=not a.precision, show_progress=True,
+                          tolerance_db=a.tolerance_db, skip_missing=not a.precision, show_progress=True, ratios=a.ratios,
                           on_rows=partial.add)
     emit(a.out, "check", {"parity": rows, "precision_gate": gate}, "\n".join(lines) + "\n\n" + markdown(gate))
     bad = [f"parity: {r['graph']} on {r['backend']} at {r['snr_db']:g} dB differs from torch by "

@@ -23,12 +23,12 @@ def kodak_results(results_dir: str | Path) -> list[dict]:
     ``snr_db``, ``psnr``, ``ratio`` where recorded, ...; the file the row came from in ``source``); the newest file
     wins per model, ratio and channel."""
     rows: dict[tuple[str, str, str], list[dict]] = {}
-    key = lambda r: (r["model"], r.get("ratio", ""), r["channel"])  # noqa: E731
+    key = lambda r: (r["model"], str(row_ratio(r)), r["channel"])  # noqa: E731  (older files carry no ratio)
     for f in sorted(Path(results_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime):
         d = json.loads(f.read_text())
         if d.get("meta", {}).get("eval_set") != "kodak":
             continue
-        for k in {key(r) for r in d["results"]}:
+        for k in sorted({key(r) for r in d["results"]}):
             rows[k] = [{**r, "source": str(f)} for r in d["results"] if key(r) == k]
     return [r for rs in rows.values() for r in sorted(rs, key=lambda r: r["snr_db"])]
 
@@ -199,8 +199,11 @@ def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
         x, snr = torch.rand(1, 3, *KODAK_HW), torch.tensor([10.0])
         with torch.no_grad():
             z, _ = m.encode_latent(x, snr)
+        cfg = m.config  # type: ignore[attr-defined]
+        want = Fraction(1, 16) if getattr(cfg, "rate_adaptive", False) and cfg.min_ratio <= Fraction(1, 16) <= \
+            cfg.ratio else cfg.ratio
         psnr = {r["snr_db"]: r["psnr"] for r in res if r["model"] == name and r["channel"] == "awgn"
-                and r.get("ratio", "1/16") in ("1/16", str(model_ratio(name)))}
+                and row_ratio(r) == want}
         out.append({"model": name, "params": count_params(m), "encoder_gmac": count_macs(m.encoder, x, snr) / 1e9,
                     "decoder_gmac": count_macs(m.decoder, z, snr) / 1e9, "psnr_0db": psnr.get(0.0),
                     "psnr_10db": psnr.get(10.0), "latency": lat.get(name)})

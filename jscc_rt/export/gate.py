@@ -51,7 +51,7 @@ def variant_runner(fp32_path: Path, variant: str, threads: int = 0) -> Runner:
 def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, data: str | None = None,
                    snrs: Sequence[float] = (0.0, 10.0), max_images: int | None = 4,
                    tolerance_db: float = DEFAULT_TOLERANCE_DB, seed: int = 0, graphs: Sequence[str] | None = None,
-                   skip_missing: bool = True, show_progress: bool = False,
+                   skip_missing: bool = True, show_progress: bool = False, ratios: Sequence[str] | None = None,
                    on_rows: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Gate rows ``{graph, variant, backend, snr_db, images, psnr_fp32, psnr_variant, psnr_delta_db, max_abs_err,
     tolerance_db, passed}`` for each receiver graph of ``onnx_dir`` and each variant. A variant whose file is
@@ -78,7 +78,7 @@ def check_variants(onnx_dir: str | Path, variants: Sequence[str] = VARIANTS, *, 
             # a rate-adaptive graph is gated at each of its check budgets
             feeds = {(r, snr): [receiver_feeds(enc, img, snr, jscc.stride, meta,
                                                torch.Generator().manual_seed(seed + i), r)
-                                for i, (_, img) in enumerate(images)] for r in budgets(meta) for snr in snrs}
+                                for i, (_, img) in enumerate(images)] for r in budgets(meta, ratios) for snr in snrs}
             with OnnxRuntimeRunner(path) as ref:
                 ref_out = {key: [ref.infer(f)["images"] for f in fs] for key, fs in feeds.items()}
             for v in variants:

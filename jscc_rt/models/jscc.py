@@ -16,7 +16,7 @@ from jscc_rt._validate import JsccInputError, check_tensor
 from jscc_rt.channel import from_symbols, power_normalize, to_symbols
 from jscc_rt.models.config import JSCCConfig
 from jscc_rt.models.layers import GDN, SNRAttention, conv, deconv
-from jscc_rt.models.rate import budget_channels, budget_mask
+from jscc_rt.models.rate import budget_channels, budget_mask, pad_latent
 
 
 def check_image_batch(x: torch.Tensor, stride: int, name: str = "images") -> None:
@@ -162,9 +162,16 @@ class JSCCModel(nn.Module):
         z = z[:, : budget_channels(self.config, ratio)]
         return power_normalize(to_symbols(z), validate=False)
 
-    def receive(self, y: torch.Tensor, snr_db: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
-        """Equalized symbols ``(B, k, 2)`` -> images ``(B, 3, H, W)`` in [0, 1]."""
-        return self.decoder(from_symbols(y, self.latent_shape(*image_hw)), snr_db)
+    def receive(self, y: torch.Tensor, snr_db: torch.Tensor, image_hw: tuple[int, int],
+                ratio: Fraction | str | None = None) -> torch.Tensor:
+        """Equalized symbols ``(B, k, 2)`` -> images ``(B, 3, H, W)`` in [0, 1]; a rate-adaptive model decodes the
+        budget ``ratio`` (None: its largest) from the ``k`` symbols of that prefix."""
+        c_all, h, w = self.latent_shape(*image_hw)
+        if not getattr(self.config, "rate_adaptive", False):
+            return self.decoder(from_symbols(y, (c_all, h, w)), snr_db)
+        c = budget_channels(self.config, ratio)
+        sent = torch.full((y.shape[0],), float(c), device=y.device)
+        return self.decoder(pad_latent(from_symbols(y, (c, h, w)), c_all), snr_db, channels=sent)
 
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """Noise-free autoencoding (no channel): for shape checks and export smoke tests."""

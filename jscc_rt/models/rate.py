@@ -47,10 +47,11 @@ def budget_channels(cfg: JSCCConfig, ratio: Fraction | str | float | None) -> in
 
 
 def ladder(cfg: JSCCConfig) -> list[Fraction]:
-    """The :data:`RATE_LADDER` ratios inside the model's range (its own ratio for a fixed-rate model)."""
+    """The :data:`RATE_LADDER` ratios inside the model's range plus both ends of the range, ascending (its own
+    ratio for a fixed-rate model)."""
     if not cfg.rate_adaptive:
         return [cfg.ratio]
-    return [r for r in RATE_LADDER if cfg.min_ratio <= r <= cfg.ratio]
+    return sorted({r for r in RATE_LADDER if cfg.min_ratio <= r <= cfg.ratio} | {cfg.min_ratio, cfg.ratio})
 
 
 def sample_channels(cfg: JSCCConfig, generator: torch.Generator) -> int:

@@ -48,7 +48,15 @@ def graph_from_sidecar(meta: dict) -> ReceiverGraph | BudgetReceiverGraph:
         den = load_model(meta["denoiser_checkpoint"], expect="DenoiserConfig")
     sched = NoiseSchedule(**meta["schedule"]) if "schedule" in meta else NoiseSchedule()
     return ReceiverGraph(jscc, den, sched, meta.get("steps") or 0, decoder_snr_db=meta.get("decoder_snr_db"),
-                         eta=meta.get("eta", 0.0)).eval()
+                         eta=_sidecar_eta(meta)).eval()
+
+
+def _sidecar_eta(meta: dict) -> float:
+    """The consistency re-noising of an exported receiver: its sidecar's ``eta``, except for graphs exported before
+    the deterministic sampler existed, which took ``noise`` (fresh re-noising, eta = 1) while writing ``eta: 0``."""
+    if "noise" in meta.get("inputs", ()) and not meta.get("eta"):
+        return 1.0
+    return float(meta.get("eta", 0.0))
 
 
 class Receiver:

@@ -189,7 +189,7 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
 
     net.train()
     timer = StepTimer()
-    end = min(cfg.steps, limit)
+    end = max(step, min(cfg.steps, limit))  # a resume never goes back
     for step in progress(range(step, end), total=cfg.steps, desc="train denoiser", disable=not show_progress):
         timer.start()
         lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
@@ -214,7 +214,8 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
         if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
             checkpoint_denoiser(step + 1)
     if end < cfg.steps:  # stopped inside the denoiser phase
-        checkpoint_denoiser(end)
+        if end > (st["step"] if st is not None else 0):
+            checkpoint_denoiser(end)
         return {"stopped_at": end}
     net.eval().to(memory_format=torch.contiguous_format)  # saved (and distilled from) in the default layout
     summary: dict = {"denoiser": _val_mse(net, sched, xv, sv, False), "precision": prec,
@@ -284,7 +285,7 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
                     "student": student.state_dict(), "target": target.state_dict(), "opt": opt.state_dict(),
                     "rng": capture_rng({"g": g}), "elapsed_s": time.time() - t0}, state_path)
 
-    end = cfg.cd_steps if stop_at is None else min(cfg.cd_steps, stop_at)
+    end = cfg.cd_steps if stop_at is None else max(first, min(cfg.cd_steps, stop_at))
     if state is None:
         checkpoint(0)  # the denoiser phase is done: a resume starts distilling
     for step in progress(range(first, end), total=cfg.cd_steps, desc="consistency distill",

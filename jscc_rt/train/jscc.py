@@ -158,6 +158,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     receiver, src_sha = _frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
+    if receiver is not None:
+        receiver.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters() if receiver is None else model.decoder.parameters(), lr=cfg.lr)

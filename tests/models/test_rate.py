@@ -127,3 +127,23 @@ def test_link_sends_the_announced_number_of_symbols() -> None:
             k_over_n = Fraction(res.received.shape[1], 3 * 32 * 48)
             assert k_over_n == Fraction(r)
             assert res.images.shape == x.shape
+
+
+def test_receive_decodes_any_budget_from_its_symbols() -> None:
+    from jscc_rt.channel import from_symbols
+
+    torch.manual_seed(0)
+    model = JSCCModel(_cfg()).eval()
+    x, snr = torch.rand(1, 3, 32, 48), torch.tensor([10.0])
+    with torch.no_grad():
+        for r in ("1/64", "1/8"):
+            c = int(Fraction(r) * 384)
+            y = model.transmit(x, snr, ratio=r)
+            assert y.shape[1] == c * 4 * 6 // 2
+            want = model.decoder(pad_latent(from_symbols(y, (c, 4, 6)), 96), snr, channels=torch.tensor([float(c)]))
+            torch.testing.assert_close(model.receive(y, snr, (32, 48), ratio=r), want, rtol=0, atol=0)
+
+
+def test_ladder_includes_the_range_ends() -> None:
+    cfg = JSCCConfig.for_ratio("5/192", "unrolled", width=16, min_ratio="1/48")  # no ladder ratio inside
+    assert ladder(cfg) == [Fraction(1, 48), Fraction(5, 192)]
