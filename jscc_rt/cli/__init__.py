@@ -2,7 +2,7 @@
 ``main(argv=None) -> int``: 0 ok, 2 bad input or missing files (one line on stderr, no traceback).
 
 Grammar: ``jscc-rt GROUP [KIND] [options]`` with ``train jscc|diffusion|compress|noma`` and
-``eval jscc|diffusion|unrolled|noma``; today's spellings (``train --model ...``, ``train-diffusion``,
+``eval jscc|diffusion|unrolled|noma|zoom``; today's spellings (``train --model ...``, ``train-diffusion``,
 ``eval CKPT ...``, ``eval-diffusion``, ...) keep working as aliases.
 """
 from __future__ import annotations

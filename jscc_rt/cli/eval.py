@@ -1,4 +1,4 @@
-"""``jscc-rt eval jscc|diffusion|unrolled|noma`` (today's spellings ``eval``, ``eval-diffusion``,
+"""``jscc-rt eval jscc|diffusion|unrolled|noma|zoom`` (today's spellings ``eval``, ``eval-diffusion``,
 ``eval-unrolled`` and ``eval-noma`` stay as aliases)."""
 from __future__ import annotations
 
