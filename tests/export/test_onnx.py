@@ -126,6 +126,22 @@ def shipped_exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def _link_and_feeds(link) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Generator]:
+    """Two embedded crops (64x96) through ``link`` at 0 and 7 dB (seed 5), and the receiver-graph feeds made from the
+    same channel noise, in Link's order; the returned generator is positioned for the re-noising draws that follow."""
+    from jscc_rt.data import sample_images
+    from jscc_rt.kernels.dispatch import tx_channel_rx
+
+    img, snr = torch.stack([im[:, :64, :96] for _, im in sample_images()[:2]]), torch.tensor([0.0, 7.0])
+    with torch.no_grad():
+        ref = link(img, snr, generator=torch.Generator().manual_seed(5)).images
+        g = torch.Generator().manual_seed(5)
+        z, _ = link.model.encode_latent(img, snr)
+        eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
+    feeds = {"received": eq.out.reshape(z.shape), "noise_var": 10 ** (-eq.snr_eff_db / 10), "snr_db": snr}
+    return ref, feeds, g
+
+
 @pytest.mark.parametrize("sampler,steps", [("ddim", 1), ("ddim", 2), ("ddim", 4), ("consistency", 1),
                                            ("consistency", 2), ("consistency", 4)])
 def test_exported_receiver_equals_link_with_the_eager_sampler(shipped_exported: Path, sampler: str,
@@ -135,7 +151,6 @@ def test_exported_receiver_equals_link_with_the_eager_sampler(shipped_exported: 
     images max abs diff < 2e-3 (float32 graph vs float64 start step and coefficients in the eager sampler)."""
     from jscc_rt.channel import ChannelConfig
     from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
-    from jscc_rt.kernels.dispatch import tx_channel_rx
     from jscc_rt.models import load_model
     from jscc_rt.pipeline import Link
     from jscc_rt.runtime import OnnxRuntimeRunner
@@ -148,16 +163,8 @@ def test_exported_receiver_equals_link_with_the_eager_sampler(shipped_exported: 
     sched = NoiseSchedule(**side["schedule"])
     rx = DiffusionReceiver(net, sched, ReceiverConfig(sampler=sampler, steps=steps))
     link = Link(jscc, ChannelConfig("awgn"), receiver=rx, decoder_snr_db=side["decoder_snr_db"])
-    from jscc_rt.data import sample_images
-
-    img, snr = torch.stack([im[:, :64, :96] for _, im in sample_images()[:2]]), torch.tensor([0.0, 7.0])
+    ref, feeds, _ = _link_and_feeds(link)
     with torch.no_grad():
-        ref = link(img, snr, generator=torch.Generator().manual_seed(5)).images
-        # the same draws, in Link's order: the channel noise, then one re-noising draw per sampler step
-        g = torch.Generator().manual_seed(5)
-        z, _ = jscc.encode_latent(img, snr)
-        eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
-        feeds = {"received": eq.out.reshape(z.shape), "noise_var": 10 ** (-eq.snr_eff_db / 10), "snr_db": snr}
         assert ("noise" in side["inputs"]) is False  # deterministic re-noising (eta = 0) by default
         graph_out = graph_from_sidecar(side)(*feeds.values())
     with OnnxRuntimeRunner(exported / f"receiver_{sampler}{steps}.onnx") as r:
@@ -171,9 +178,7 @@ def test_fresh_noise_consistency_graph_equals_link(steps: int) -> None:
     """eta = 1 (Song et al.'s fresh re-noising): the torch ReceiverGraph with a ``noise`` input decodes what Link +
     the eager consistency sampler decodes on the same draws. images max abs diff < 2e-3."""
     from jscc_rt.channel import ChannelConfig
-    from jscc_rt.data import sample_images
     from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
-    from jscc_rt.kernels.dispatch import tx_channel_rx
     from jscc_rt.models import load_model
     from jscc_rt.models.registry import resolve_checkpoint
     from jscc_rt.pipeline import Link
@@ -186,12 +191,9 @@ def test_fresh_noise_consistency_graph_equals_link(steps: int) -> None:
     link = Link(jscc, ChannelConfig("awgn"), receiver=rx, decoder_snr_db=20.0)
     graph = ReceiverGraph(jscc, net, sched, steps, decoder_snr_db=20.0, eta=1.0).eval()
     assert graph.needs_noise
-    img, snr = torch.stack([im[:, :64, :96] for _, im in sample_images()[:2]]), torch.tensor([0.0, 7.0])
+    ref, feeds, g = _link_and_feeds(link)
+    shape = feeds["received"].shape
     with torch.no_grad():
-        ref = link(img, snr, generator=torch.Generator().manual_seed(5)).images
-        g = torch.Generator().manual_seed(5)
-        z, _ = jscc.encode_latent(img, snr)
-        eq = tx_channel_rx(z.reshape(2, -1), snr, output="equalized", generator=g)
-        noise = torch.stack([torch.randn(z.shape, generator=g) for _ in range(steps - 1)], dim=1)
-        out = graph(eq.out.reshape(z.shape), 10 ** (-eq.snr_eff_db / 10), snr, noise)
+        noise = torch.stack([torch.randn(shape, generator=g) for _ in range(steps - 1)], dim=1)
+        out = graph(*feeds.values(), noise)
     assert (out - ref).abs().max() < 2e-3, float((out - ref).abs().max())
