@@ -40,6 +40,7 @@ from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.metrics import psnr
+from jscc_rt.eval.pareto_plot import pareto_front, plot_pareto
 from jscc_rt.eval.report import git_commit
 from jscc_rt.export.check import receiver_feeds
 from jscc_rt.runtime.graphs import EncoderGraph, ReceiverGraph
@@ -51,16 +52,6 @@ BACKENDS = ("torch", "torch-bf16", "compile", "onnxruntime", "onnxruntime-int8",
             "tensorrt", "torch-fused")
 #: Backends whose arithmetic differs from the fp32 graph: their quality is measured on their own outputs.
 LOW_PRECISION_BACKENDS = ("torch-bf16", "onnxruntime-int8", "openvino-bf16")
-
-
-def pareto_front(points: Sequence[dict], x: str = "latency_ms_p50", y: str = "psnr") -> list[dict]:
-    """Points not dominated by another (lower-or-equal latency and higher-or-equal quality, one strictly)."""
-    front = []
-    for p in points:
-        dominated = any(q is not p and q[x] <= p[x] and q[y] >= p[y] and (q[x] < p[x] or q[y] > p[y]) for q in points)
-        if not dominated:
-            front.append(p)
-    return sorted(front, key=lambda r: r[x])
 
 
 def backend_status(name: str, device: torch.device) -> str | None:
@@ -349,30 +340,5 @@ def write_outputs(result: dict, out: str | Path) -> str:
         lines += ["", "Backends not run here: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items())]
     md = "\n".join(lines)
     (o / "pareto.md").write_text(md + "\n")
-    _plots(pts, o)
+    plot_pareto(pts, o)
     return md
-
-
-def _plots(pts: list[dict], o: Path) -> None:
-    from jscc_rt.eval.plots import finish, pyplot
-
-    plt = pyplot()
-
-    for snr in sorted({p["snr_db"] for p in pts}):
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for be in sorted({p["backend"] for p in pts}):
-            sel = [p for p in pts if p["backend"] == be and p["snr_db"] == snr]
-            marks = {"decoder": "s", "ddim": "o", "consistency": "^"}  # extra models: diamonds
-            for smp in dict.fromkeys(p["sampler"] for p in sel):
-                mk = marks.get(smp, "D")
-                s2 = [p for p in sel if p["sampler"] == smp]
-                if s2:
-                    ax.scatter([p["latency_ms_p50"] for p in s2], [p["psnr"] for p in s2], marker=mk, alpha=0.7,
-                               label=f"{be} {smp}")
-                    for p in s2:
-                        ax.annotate(str(p["steps"]), (p["latency_ms_p50"], p["psnr"]), fontsize=6)
-            front = pareto_front(sel)
-            ax.plot([p["latency_ms_p50"] for p in front], [p["psnr"] for p in front], "-", lw=1)
-        ax.set_xscale("log")
-        finish(fig, ax, o / f"pareto_snr{snr:g}.png", xlabel="latency p50 (ms / image)", ylabel="PSNR (dB)",
-               title=f"Latency-quality frontier at {snr:g} dB SNR")

@@ -16,9 +16,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_report(a: argparse.Namespace) -> int:
     from jscc_rt.eval.figures import write_report_figures
-    from jscc_rt.models.registry import FLAGSHIP_1_16, RATE_ADAPTIVE
+    from jscc_rt.models.registry import FLAGSHIP_1_12, FLAGSHIP_1_16, RATE_ADAPTIVE
 
     models = a.models or list(dict.fromkeys(["deepjscc-1_16", "vae-1_16", "deepjscc-res-1_16", "unrolled-1_16",
-                                             "unrolled-w64-1_16", FLAGSHIP_1_16, RATE_ADAPTIVE]))
+                                             "unrolled-w64-1_16", FLAGSHIP_1_16, FLAGSHIP_1_12, RATE_ADAPTIVE]))
     print(write_report_figures(a.results, a.out, models, a.published))
     return 0

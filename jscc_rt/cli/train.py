@@ -26,7 +26,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jscc(p: argparse.ArgumentParser) -> None:
-    from jscc_rt.train.config import TrainConfig
+    from jscc_rt.train.config import LOSSES, TrainConfig
 
     d = TrainConfig()
     p.add_argument("--model", choices=("deepjscc", "vae", "unrolled"), default=d.model)
@@ -41,6 +41,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
     add_config_options(p, TrainConfig, ("width", "downsample", "crop", "batch_size", "steps", "warmup", "seed",
                                         "val_every", "val_images", "ckpt_every", "threads", "unroll_iters", "lr",
                                         "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"))
+    p.add_argument("--loss", choices=LOSSES, default=d.loss,
+                   help="mse: the batch MSE; log-mse: its logarithm, so each step weighs by its relative error (the "
+                        "small budgets of a rate-adaptive run no longer dominate the gradient)")
     p.add_argument("--arch", choices=("gdn", "res"), default=d.arch, help="deepjscc/vae: GDN or residual blocks")
     p.add_argument("--upsample", choices=("deconv", "subpixel"), default=d.upsample,
                    help="decoder upsampling: transposed convs or sub-pixel convs (run in bf16/int8 on every backend)")

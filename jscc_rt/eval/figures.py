@@ -1,7 +1,9 @@
 """The technical report's figures and model table, drawn from result JSONs only (``jscc-rt report``; nothing is
 re-measured): PSNR vs SNR over AWGN and Rayleigh for every JSCC model evaluated on Kodak, the digital baselines and
-their capacity-achieving ideal, beside the published anchors (labelled as published); and one table of parameters,
-multiply-accumulates per 512x768 image, and Kodak PSNR at 0 and 10 dB."""
+their capacity-achieving ideal, beside the published anchors (labelled as published); the latency-quality Pareto
+frontier (``bench pareto``'s ``pareto.json``) and the unrolled receiver's per-iteration PSNR and learned step sizes
+(``eval unrolled``'s ``unrolled.json``); and one table of parameters, multiply-accumulates per 512x768 image, and
+Kodak PSNR at 0 and 10 dB."""
 from __future__ import annotations
 
 import json
@@ -103,18 +105,21 @@ def plot_psnr_vs_bandwidth(results_dir: str | Path, path: Path, published: str |
     fig, axes = plt.subplots(1, len(snrs), figsize=(5.2 * len(snrs), 4.6), sharey=True, squeeze=False)
     jscc = [r for r in kodak_results(results_dir) if r["channel"] == "awgn" and row_ratio(r) is not None]
     base = [r for r in baseline_rows(results_dir) if r["channel"] == "awgn"]
+    names = list(dict.fromkeys([r["model"] for r in jscc] + [r["chain"] for r in base]))
+    cmap = plt.get_cmap("tab20")
+    color = {n: cmap(i % 20) for i, n in enumerate(names)}  # one color per model or chain, the same in every panel
     for ax, snr in zip(axes[0], snrs):
         for model in dict.fromkeys(r["model"] for r in jscc):
             rs = sorted((r for r in jscc if r["model"] == model and r["snr_db"] == snr), key=row_ratio)
             if rs:
-                ax.plot([float(row_ratio(r)) for r in rs], [r["psnr"] for r in rs], marker="o",
+                ax.plot([float(row_ratio(r)) for r in rs], [r["psnr"] for r in rs], marker="o", color=color[model],
                         linestyle="-" if len(rs) > 1 else "none", label=model)
         for chain in dict.fromkeys(r["chain"] for r in base):
             rs = sorted((r for r in base if r["chain"] == chain and r["snr_db"] == snr), key=lambda r: r["ratio"])
             if rs:
                 ideal = chain.endswith("+ideal")
                 ax.plot([float(r["ratio"]) for r in rs], [r["psnr"] for r in rs], linestyle=":" if ideal else "--",
-                        marker="" if ideal and len(rs) > 1 else "s",
+                        marker="" if ideal and len(rs) > 1 else "s", color=color[chain],
                         label=f"{chain} (capacity bound)" if ideal else chain)
         for i, (label, (cbr, val)) in enumerate((published_psnr_vs_ratio(published, snr) if published else {}).items()):
             ax.plot(cbr, val, color=str(min(0.3 + 0.15 * i, 0.8)), marker="x", linestyle="-.",
@@ -225,9 +230,22 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def newest_pareto(results_dir: str | Path) -> Path | None:
+    """The newest (by modification time) ``pareto.json`` anywhere under ``results_dir`` (``jscc-rt bench pareto``),
+    or None when there is none."""
+    found = sorted(Path(results_dir).rglob("pareto.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
 def write_report_figures(results_dir: str | Path, out: str | Path, models: list[str],
                          published: str | Path | None = None) -> str:
-    """Draw the figures into ``out`` and write ``out/models.md``; returns that table."""
+    """Draw the figures into ``out`` and write ``out/models.md``; returns that table, followed by one line per figure
+    whose result JSON is missing (that figure is skipped): ``pareto_snr{S}.png`` per SNR from the newest
+    ``results_dir/**/pareto.json`` (:func:`newest_pareto`) and ``unrolled.png`` from
+    ``results_dir/unrolled/unrolled.json``."""
+    from jscc_rt.eval.pareto_plot import plot_pareto
+    from jscc_rt.eval.unrolled_report import plot_unrolled
+
     rd, o = Path(results_dir), Path(out)
     if not rd.is_dir():
         raise JsccInputError(f"results folder {str(rd)!r} not found; pass --results docs/results")
@@ -236,6 +254,18 @@ def write_report_figures(results_dir: str | Path, out: str | Path, models: list[
         plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published)
     plot_psnr_vs_bandwidth(rd, o / "psnr_vs_ratio.png", published)
     plot_perceptual(rd, o / "perceptual.png")
+    skipped = []
+    pareto = newest_pareto(rd)
+    points = json.loads(pareto.read_text())["points"] if pareto else []
+    if not points:
+        why = f"no points in {pareto}" if pareto else f"no pareto.json under {rd}"
+        skipped.append(f"pareto_snr*.png: {why} (jscc-rt bench pareto)")
+    plot_pareto(points, o)
+    unrolled = rd / "unrolled" / "unrolled.json"
+    if unrolled.is_file():
+        plot_unrolled(json.loads(unrolled.read_text()), o / "unrolled.png")
+    else:
+        skipped.append(f"unrolled.png: no {unrolled} (jscc-rt eval unrolled)")
     md = table_markdown(model_table(rd, models))
     (o / "models.md").write_text(md + "\n")
-    return md
+    return "\n".join([md] + ([""] + [f"Figure skipped, {s}" for s in skipped] if skipped else []))

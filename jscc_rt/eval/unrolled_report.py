@@ -39,6 +39,27 @@ def per_iteration_psnr(model, images: Sequence[tuple[str, torch.Tensor]], snrs: 
     return out
 
 
+def plot_unrolled(rep: dict, path: str | Path) -> None:
+    """Write the interpretability figure to ``path`` (PNG): the learned step size alpha_k of each unrolled iteration
+    k = 1..K (bars, left) and the mean PSNR (dB) of the image decoded after each iteration, one line per SNR (right).
+    ``rep`` is :func:`per_iteration_psnr`'s dict as ``unrolled.json`` holds it: ``{"step_sizes": [K], "psnr":
+    {snr: [K]}}``, the SNR keys in dB as floats or, read back from JSON, strings."""
+    from jscc_rt.eval.plots import pyplot, save
+
+    fig, (a1, a2) = pyplot().subplots(1, 2, figsize=(9, 3.6))
+    ks = list(range(1, len(rep["step_sizes"]) + 1))
+    a1.bar(ks, rep["step_sizes"])
+    a1.set_xlabel("iteration k")
+    a1.set_ylabel("learned step size alpha_k")
+    for snr, ps in rep["psnr"].items():
+        a2.plot(ks, ps, marker="o", label=f"{float(snr):g} dB")
+    a2.set_xlabel("iteration k")
+    a2.set_ylabel("PSNR (dB)")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3)
+    save(fig, path)
+
+
 def run_unrolled_report(checkpoint: str, data: str | None, snrs: Sequence[float], out: str | None) -> str:
     model = load_model(resolve_checkpoint(checkpoint))
     set_name, images = eval_images(data)
@@ -55,20 +76,5 @@ def run_unrolled_report(checkpoint: str, data: str | None, snrs: Sequence[float]
         o.mkdir(parents=True, exist_ok=True)
         (o / "unrolled.json").write_text(json.dumps(rep, indent=2) + "\n")
         (o / "unrolled.md").write_text(md + "\n")
-        from jscc_rt.eval.plots import pyplot, save
-
-        plt = pyplot()
-
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
-        ks = range(1, len(rep["step_sizes"]) + 1)
-        a1.bar(list(ks), rep["step_sizes"])
-        a1.set_xlabel("iteration k")
-        a1.set_ylabel("learned step size alpha_k")
-        for snr, ps in rep["psnr"].items():
-            a2.plot(list(ks), ps, marker="o", label=f"{snr:g} dB")
-        a2.set_xlabel("iteration k")
-        a2.set_ylabel("PSNR (dB)")
-        a2.legend(fontsize=8)
-        a2.grid(alpha=0.3)
-        save(fig, o / "unrolled.png")
+        plot_unrolled(rep, o / "unrolled.png")
     return md

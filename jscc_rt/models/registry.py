@@ -6,6 +6,8 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: The best shipped 1/16 model: what the demo, the README and the deployment checks use.
 FLAGSHIP_1_16: str = "unrolled-w128-1_16"
+#: The wider fixed-rate model (k/n 1/12): the flagship widened and fine-tuned; more bandwidth, more quality.
+FLAGSHIP_1_12: str = "unrolled-w128-1_12"
 #: One model for every bandwidth ratio from 1/64 to 1/4 (jscc_rt.models.rate), chosen at run time.
 RATE_ADAPTIVE: str = "unrolled-w128-1_64-1_4"
 

@@ -13,6 +13,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Training channels: ``"mixed"`` draws AWGN or Rayleigh block fading (one coefficient per image, perfect CSI, ZF)
 #: per step.
 CHANNELS = ("awgn", "rayleigh", "mixed")
+#: Training distortion: the batch MSE, or its logarithm (each step weighs by its relative error).
+LOSSES = ("mse", "log-mse")
 #: Training devices (``"auto"``: CUDA when available).
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -71,6 +73,9 @@ class TrainConfig:
     # what `denoise_steps` steps of this denoiser (or consistency student) output, conditioned as the receiver does
     denoiser: str | None = None
     denoise_steps: int = 1
+    # "mse": the batch's image MSE; "log-mse": ln(batch MSE), so each step weighs by its relative error and the
+    # small budgets of a rate-adaptive run (or the Rayleigh steps of a mixed one) no longer dominate the gradient
+    loss: str = "mse"
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -92,6 +97,11 @@ class TrainConfig:
             raise JsccInputError("--denoiser fine-tunes the decoder of an --init model behind that denoiser (fixed "
                                  f"rate, --denoise-steps >= 1); got init={self.init!r}, min_ratio={self.min_ratio!r}, "
                                  f"denoise_steps={self.denoise_steps}")
+        if self.loss not in LOSSES:
+            raise JsccInputError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "log-mse" and self.model == "vae":
+            raise JsccInputError("--loss log-mse has no rate term to weigh against VAE-JSCC's KL; use --loss mse "
+                                 "with --model vae")
         if self.channel not in CHANNELS:
             raise JsccInputError(f"training channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
         if self.crop % self.downsample:

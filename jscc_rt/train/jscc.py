@@ -62,12 +62,17 @@ class LinkObjective(nn.Module):
     """The training loss as one module (so DistributedDataParallel sees the whole forward pass).
 
     ``forward(x (B, 3, H, W), snr_db (B,), generator) -> (mse, loss)``: float32 scalars, ``mse`` the image MSE
-    averaged over the batch (pixels in [0, 1]) and ``loss = mse + beta_kl * mean KL / (3 H W)`` for VAE-JSCC.
+    averaged over the batch (pixels in [0, 1]) and ``loss = mse + beta_kl * mean KL / (3 H W)`` for VAE-JSCC;
+    with ``loss="log-mse"``, ``loss = ln(mse)``: each step's gradient is divided by its own MSE, so steps of every
+    budget (rate-adaptive runs) and channel kind (``mixed``) weigh by their relative error.
     """
 
-    def __init__(self, model: JSCCModel, channel: str, beta_kl: float, receiver: DiffusionReceiver | None = None) -> None:
-        """``receiver``: a frozen diffusion receiver the decoder is fine-tuned behind (its output is detached)."""
+    def __init__(self, model: JSCCModel, channel: str, beta_kl: float, receiver: DiffusionReceiver | None = None,
+                 loss: str = "mse") -> None:
+        """``receiver``: a frozen diffusion receiver the decoder is fine-tuned behind (its output is detached);
+        ``loss``: ``"mse"`` or ``"log-mse"`` (:data:`~jscc_rt.train.config.LOSSES`)."""
         super().__init__()
+        self.loss = loss
         self.model = model
         kinds = ("awgn", "rayleigh") if channel == "mixed" else (channel,)
         kw = {} if receiver is None else {"receiver": receiver, "decoder_snr_db": DECODER_SNR_AFTER_DENOISING_DB}
@@ -79,6 +84,8 @@ class LinkObjective(nn.Module):
         res = self.links[channel](x, snr, generator=generator, sample_latent=self.model.config.model == "vae",
                                   ratio=ratio)
         mse = (res.images.float() - x.float()).square().mean()
+        if self.loss == "log-mse":  # the clamp keeps a perfect reconstruction (MSE 0) finite
+            return mse.detach(), mse.clamp_min(1e-10).log()
         n_src = x.shape[1] * x.shape[2] * x.shape[3]
         return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
 
@@ -191,7 +198,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
                                  "edited or damaged; delete it to start over, or use a new --out") from e
-    objective = LinkObjective(model, cfg.channel, cfg.beta_kl, receiver)
+    objective = LinkObjective(model, cfg.channel, cfg.beta_kl, receiver, loss=cfg.loss)
     net: nn.Module = objective
     if info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(objective, device_ids=[device.index] if device.index is not None

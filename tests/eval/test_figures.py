@@ -18,6 +18,10 @@ def test_report_from_the_recorded_results(tmp_path: Path) -> None:
                  "--published", str(ROOT / "docs/published/published_kodak.json"), "--out", str(tmp_path)]) == 0
     for ch in ("awgn", "rayleigh"):
         assert (tmp_path / f"psnr_vs_snr_{ch}.png").stat().st_size > 20000
+    snrs = {p["snr_db"] for p in json.loads((ROOT / "docs/results/pareto_kodak/pareto.json").read_text())["points"]}
+    for snr in snrs:  # the Pareto frontier and the unrolled figure are drawn from their JSONs too
+        assert (tmp_path / f"pareto_snr{snr:g}.png").stat().st_size > 20000
+    assert (tmp_path / "unrolled.png").stat().st_size > 20000
     row = (tmp_path / "models.md").read_text().splitlines()[-1].split("|")
     measured = {r["snr_db"]: r["psnr"] for r in kodak_results(ROOT / "docs/results")
                 if r["model"] == "unrolled-1_16" and r["channel"] == "awgn"}
@@ -86,3 +90,45 @@ def test_perceptual_points_from_eval_and_diffusion_results(tmp_path: Path) -> No
     assert pts == [{"label": "m", "psnr": 26.0, "flip": 0.18},
                    {"label": "m consistency x2", "psnr": 25.9, "flip": 0.16}]
     assert perceptual_points(tmp_path, 10.0) == []
+
+
+def _pareto_points(snrs: tuple[float, ...]) -> list[dict]:
+    """``bench pareto`` rows as ``pareto.json`` holds them (two backends, three receivers)."""
+    return [{"backend": be, "precision": "fp32", "threads": 2, "device": "cpu", "sampler": smp, "steps": n,
+             "snr_db": snr, "psnr": 20 + snr / 4 + n / 2, "ms_ssim": 0.8, "lpips": None, "flip": 0.2,
+             "latency_ms_p50": ms * (1 + n), "latency_ms_p90": ms * (1 + n), "latency_ms_p99": ms * (1 + n),
+             "latency_ms_mean": ms * (1 + n), "runs": 2.0, "throughput_img_s": 1000 / (ms * (1 + n)),
+             "latency_snr_db": snr, "images": []}
+            for snr in snrs for be, ms in (("torch", 100.0), ("onnxruntime", 60.0))
+            for smp, n in (("decoder", 0), ("consistency", 1), ("consistency", 2), ("unrolled-1_16", 0))]
+
+
+def test_report_draws_pareto_and_unrolled_from_their_jsons(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import os
+
+    from jscc_rt.eval.figures import newest_pareto, write_report_figures
+
+    res = tmp_path / "res"
+    for name, snrs, age in (("pareto_old", (5.0,), 1000), ("pareto_kodak", (0.0, 10.0), 0)):
+        (res / name).mkdir(parents=True)
+        f = res / name / "pareto.json"
+        f.write_text(json.dumps({"meta": {"eval_set": "kodak"}, "points": _pareto_points(snrs), "skipped": {}}))
+        os.utime(f, (f.stat().st_mtime - age, f.stat().st_mtime - age))
+    (res / "unrolled").mkdir()
+    (res / "unrolled" / "unrolled.json").write_text(json.dumps(  # the SNR keys are strings once in JSON
+        {"step_sizes": [0.31, 0.32, 0.30], "psnr": {"0.0": [22.3, 22.7, 23.1], "10.0": [23.9, 24.3, 24.7]}}))
+    assert newest_pareto(res) == res / "pareto_kodak" / "pareto.json"
+    text = write_report_figures(res, tmp_path / "out", [])
+    assert "skipped" not in text
+    for snr in (0, 10):
+        assert (tmp_path / "out" / f"pareto_snr{snr}.png").stat().st_size > 5000
+    assert not (tmp_path / "out" / "pareto_snr5.png").exists(), "only the newest pareto.json is drawn"
+    assert (tmp_path / "out" / "unrolled.png").stat().st_size > 5000
+
+    (tmp_path / "empty").mkdir()  # no pareto.json, no unrolled.json: those figures are skipped and said so
+    text = write_report_figures(tmp_path / "empty", tmp_path / "out2", [])
+    assert "Figure skipped, pareto_snr*.png: no pareto.json under" in text
+    assert "Figure skipped, unrolled.png: no " in text and "jscc-rt eval unrolled" in text
+    assert not list((tmp_path / "out2").glob("pareto_snr*.png")) and not (tmp_path / "out2" / "unrolled.png").exists()
+    assert (tmp_path / "out2" / "psnr_vs_snr_awgn.png").is_file() and (tmp_path / "out2" / "models.md").is_file()

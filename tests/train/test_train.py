@@ -87,3 +87,37 @@ def test_scale_resizes_training_images_and_bad_scale() -> None:
     assert float((h - box).abs().mean()) < 0.02
     with pytest.raises(JsccInputError, match="scale 1.5 must be in"):
         TrainConfig(scale=1.5)
+
+
+def test_log_mse_loss_is_the_log_of_the_batch_mse_and_scales_the_gradient_by_its_inverse() -> None:
+    """``--loss log-mse``: loss = ln(batch MSE) (tolerance 1e-6), the logged MSE is the batch MSE either way, and
+    every parameter's gradient is the MSE loss's divided by the MSE (rtol 1e-4): a step of a small budget or a
+    noisy channel, with a larger error, no longer carries a larger gradient."""
+    from jscc_rt.models import JSCCConfig, JSCCModel
+    from jscc_rt.train.jscc import LinkObjective
+
+    torch.manual_seed(0)
+    model = JSCCModel(JSCCConfig.for_ratio("1/16", "deepjscc", width=16))
+    x, snr = torch.rand(3, 3, 32, 32), torch.tensor([-5.0, 5.0, 20.0])
+    grads = []
+    for loss in ("mse", "log-mse"):
+        model.zero_grad()
+        m, value = LinkObjective(model, "awgn", 0.0, loss=loss)(x, snr, torch.Generator().manual_seed(1))
+        value.backward()
+        grads.append((m.detach(), value.detach(), [p.grad.clone() for p in model.parameters()]))
+    (m1, l1, g1), (m2, l2, g2) = grads
+    assert torch.allclose(m1, l1) and torch.allclose(m1, m2, rtol=1e-6)
+    assert torch.allclose(l2, m1.log(), atol=1e-6)
+    assert all(torch.allclose(b, a / m1, rtol=1e-4, atol=1e-9) for a, b in zip(g1, g2))
+
+
+def test_log_mse_trains_and_is_recorded_and_refused_for_vae(tmp_path: Path) -> None:
+    cfg = TrainConfig(steps=150, val_every=150, ckpt_every=150, loss="log-mse", **SMALL)
+    untrained = train(cfg, tmp_path / "init", show_progress=False, stop_after=0)["psnr"]
+    res = train(cfg, tmp_path / "run", show_progress=False)
+    assert res["psnr"] > untrained + 2.0, (untrained, res["psnr"])
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["loss"] == "log-mse"
+    with pytest.raises(JsccInputError, match="log-mse .*VAE"):
+        TrainConfig(model="vae", loss="log-mse")
+    with pytest.raises(JsccInputError, match="loss must be one of mse, log-mse, got 'l1'"):
+        TrainConfig(loss="l1")
