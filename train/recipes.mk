@@ -72,6 +72,12 @@ RA2_ARGS = $(subst --init unrolled-w128-1_16,--init unrolled-w128-1_64-1_4,$(sub
 train-unrolled-w128-1_64-1_4-stage2: $(STAMP)
 	$(JR) train $(RA2_ARGS) --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 12000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-2 --no-progress $(RESUME)
 
+# the flagship's latent denoiser (#16; its consistency student is distilled from it in a run of its own): 8000 latents
+# of 256-pixel crops of the training photos at -5..20 dB, 30000 steps, bf16; hours, resumable
+# (make train-diffusion-unrolled-w128-1_16 RESUME=--resume; the latent set is rebuilt from the seed on resume)
+train-diffusion-unrolled-w128-1_16: $(STAMP)
+	$(JR) train diffusion --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-flagship --no-progress $(RESUME)
+
 # fixed-rate comparators of the rate-adaptive model: same architecture, seed weights and settings, each with 1/7 of
 # its steps (the CPU time it spent per ladder budget); not shipped, measured in docs/results.md
 RATIO ?= 1/8

@@ -1,4 +1,4 @@
-"""``jscc-rt train jscc|diffusion|compress|noma`` (today's spellings ``train``, ``train-diffusion``,
+"""``jscc-rt train jscc|diffusion|receiver|compress|noma`` (today's spellings ``train``, ``train-diffusion``,
 ``train-compress`` and ``train-noma`` stay as aliases)."""
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from jscc_rt.cli.common import add_config_options, add_kind_group, add_precision
 #: ``jscc-rt train KIND``: what each kind trains.
 KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumable, bf16 on CPU, torchrun DDP)",
          "diffusion": "the latent denoiser and its consistency student for a JSCC model",
+         "receiver": "tune a consistency student on the receiver's own k-step plans (more steps, better latents)",
          "compress": "VAE bandwidth compression (2x / 4x fewer channel uses) on a VAE-JSCC",
          "noma": "a two-user NOMA student from a single-user teacher, with or without distillation"}
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "compress": _add_compress, "noma": _add_noma}
+    adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "receiver": _add_receiver, "compress": _add_compress,
+              "noma": _add_noma}
     add_kind_group(sub, "train", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "compress", "noma"))
 
 
@@ -86,6 +88,8 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jscc", required=True, help="JSCC checkpoint (or shipped name) whose encoder makes the latents")
     p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
     p.add_argument("--schedule", choices=("linear", "cosine"), default=DiffusionTrainConfig().schedule)
+    p.add_argument("--teacher", default=None, help="start from this trained denoiser (denoiser.pt of a run on the same "
+                   "JSCC model); with --steps 0 the run only distills its consistency student")
     add_config_options(p, DiffusionTrainConfig, ("crop", "n_latents", "latent_crop", "batch_size", "steps", "width",
                                                  "cd_steps", "cd_grid", "seed", "threads", "lr", "snr_min_db",
                                                  "snr_max_db", "p_full_range", "cd_ema", "cd_lr", "ckpt_every"))
@@ -102,6 +106,32 @@ def _cmd_diffusion(a: argparse.Namespace) -> int:
 
     print(json.dumps(train_diffusion(config_from_args(DiffusionTrainConfig, a), a.out,
                                      show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)))
+    return 0
+
+
+def _add_receiver(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.train.receiver_tune import ReceiverTuneConfig
+
+    p.add_argument("--jscc", required=True, help="JSCC checkpoint (or shipped name) whose encoder makes the latents")
+    p.add_argument("--student", required=True, help="consistency student to tune (consistency.pt, or shipped name)")
+    p.add_argument("--data", default=None, help="training photos folder or data root (default: $JSCC_DATA, else embedded)")
+    add_config_options(p, ReceiverTuneConfig, ("crop", "n_latents", "latent_crop", "batch_size", "steps", "lr",
+                                               "plan_steps", "eta", "snr_min_db", "snr_max_db", "seed", "threads",
+                                               "ckpt_every", "val_every"),
+                       help={"plan_steps": "sampler step counts trained together, comma-separated",
+                             "eta": "the consistency sampler's re-noising (0 deterministic, 1 fresh noise)"})
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (same flags; bit-exact on the same machine)")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps with a checkpoint")
+    _run_options(p)
+    p.set_defaults(func=_cmd_receiver)
+
+
+def _cmd_receiver(a: argparse.Namespace) -> int:
+    from jscc_rt.train.receiver_tune import ReceiverTuneConfig, tune_receiver
+
+    print(json.dumps(tune_receiver(config_from_args(ReceiverTuneConfig, a), a.out, show_progress=not a.no_progress,
+                                   resume=a.resume, stop_after=a.stop_after)))
     return 0
 
 

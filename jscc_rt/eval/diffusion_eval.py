@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Sequence
 
 import torch
@@ -12,9 +13,11 @@ from jscc_rt._validate import JsccInputError, check_snr_db, check_steps
 from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.data import DEFAULT_MAX_PIXELS, eval_images, min_image_side
+from jscc_rt.data.crops import crop_back, pad_to_multiple
 from jscc_rt.eval.evaluate import metric, snr_dir
 from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
+from jscc_rt.diffusion.schedule import from_diffusion
 from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import psnr
@@ -51,14 +54,37 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
     return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db, snr_error_db=snr_error_db)
 
 
-def link_images(link: Link, data: str | None, *, max_images: int | None = None,
+class MeanLatentLink:
+    """The prior's health-check baseline: every image decoded from the denoiser's training-set mean latent
+    (``latent_mean`` ``(c,)``, diffusion domain, recorded in the denoiser's meta), whatever was received; the
+    decoder is conditioned on ``decoder_snr_db``. A denoiser started from pure noise should beat it (it samples the
+    learned prior), and every receiver that uses the channel should beat it by far. Called like a :class:`Link`."""
+
+    def __init__(self, model: str, latent_mean: Sequence[float], *, power: float = 1.0,
+                 decoder_snr_db: float = DECODER_SNR_AFTER_DENOISING_DB) -> None:
+        self.model = load_model(resolve_checkpoint(model)).eval()
+        c = self.model.config.latent_channels
+        if len(latent_mean) != c:
+            raise JsccInputError(f"latent_mean has {len(latent_mean)} channels, the JSCC model's latent has {c}")
+        self.mean = torch.tensor([float(v) for v in latent_mean], dtype=torch.float32).view(1, c, 1, 1)
+        self.power, self.decoder_snr_db = power, decoder_snr_db
+
+    def __call__(self, images: torch.Tensor, snr_db: float, *, generator: torch.Generator | None = None):
+        x, hw = pad_to_multiple(images, self.model.stride)
+        s = self.model.stride
+        z = from_diffusion(self.mean.expand(x.shape[0], -1, x.shape[-2] // s, x.shape[-1] // s), self.power)
+        cond = torch.full((x.shape[0],), self.decoder_snr_db)
+        return SimpleNamespace(images=crop_back(self.model.decoder(z, cond), hw))
+
+
+def link_images(link: Link | MeanLatentLink, data: str | None, *, max_images: int | None = None,
                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[str, list[tuple[str, torch.Tensor]]]:
     """The evaluation set for ``link`` (:func:`~jscc_rt.data.eval_images`), every image checked against the
     model's minimum size before any runs."""
     return eval_images(data, max_images=max_images, max_pixels=max_pixels, min_side=min_image_side(link.model.stride))
 
 
-def eval_link(link: Link, data: str | None, snrs: Sequence[float], *, seed: int = 0, max_images: int | None = None,
+def eval_link(link: Link | MeanLatentLink, data: str | None, snrs: Sequence[float], *, seed: int = 0, max_images: int | None = None,
               with_lpips: bool = False, show_progress: bool = False,
               images: tuple[str, list[tuple[str, torch.Tensor]]] | None = None,
               max_pixels: int | None = DEFAULT_MAX_PIXELS, recon: ReconSaver | None = None,
@@ -135,9 +161,15 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
               if consistency]
     plans += [("ddim-from-noise", denoiser, "ddim", n, "noise", 0.0) for n in noise_start_steps if denoiser]
     jobs = [(p, e) for e in snr_errors_db for p in plans]
-    links = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
+    links: list[Link | MeanLatentLink] = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
                         snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len, eta=eta)
              for (_, ck, sampler, steps, start, eta), err in jobs]
+    latent_mean = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").meta.get(  # type: ignore[attr-defined]
+        "latent_mean") if denoiser and noise_start_steps else None
+    if latent_mean is not None:  # the pure-noise start's reference: the prior's health check
+        jobs.append((("mean-latent", None, "none", 0, "none", 0.0), 0.0))
+        links.append(MeanLatentLink(model, latent_mean, decoder_snr_db=DECODER_SNR_AFTER_DENOISING_DB
+                                    if decoder_snr_db is None else decoder_snr_db))
     images = link_images(links[0], data, max_images=max_images, max_pixels=max_pixels)
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     rows = []

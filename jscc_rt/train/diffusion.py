@@ -26,7 +26,7 @@ from jscc_rt.diffusion.denoiser import DenoiserConfig, LatentDenoiser
 from jscc_rt.diffusion.schedule import NoiseSchedule, to_diffusion
 from jscc_rt.models import load_model, save_model
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.models.checkpoint import file_sha256
+from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
 from jscc_rt.train.data import training_images
 from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
@@ -66,10 +66,13 @@ class DiffusionTrainConfig:
     precision: str = "fp32"  # "fp32", "bf16" or "auto" (the CLI default; recorded resolved)
     channels_last: bool | None = False  # None = on with bf16
     ckpt_every: int = 500  # steps (either phase) between resumable checkpoints (train_state.pt)
+    teacher: str | None = None  # start from this trained denoiser (same JSCC model and width); steps may be 0
 
     def __post_init__(self) -> None:
         check_run_fields(self, positive=("lr", "cd_lr"), counts=("crop", "n_latents", "latent_crop", "batch_size",
-                                                                  "steps", "ckpt_every"))
+                                                                  "ckpt_every"))
+        if not isinstance(self.steps, int) or self.steps < (0 if self.teacher else 1):
+            raise JsccInputError(f"steps must be an int >= 1 (>= 0 with a teacher denoiser), got {self.steps!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +95,9 @@ def build_latent_set(jscc, images: list[torch.Tensor], n: int, crop: int, snr_ra
     return torch.cat(xs)[:n], torch.cat(ss)[:n]
 
 
-def _batch(x0: torch.Tensor, snr: torch.Tensor, bs: int, lc: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def latent_batch(x0: torch.Tensor, snr: torch.Tensor, bs: int, lc: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``bs`` random latents of the set ``x0`` ``(n, c, h, w)``, one random ``lc x lc`` window for the batch, and
+    their SNRs ``(bs,)`` (dB)."""
     idx = torch.randint(x0.shape[0], (bs,), generator=g)
     h, w = x0.shape[-2:]
     i = int(torch.randint(h - lc + 1, (1,), generator=g))
@@ -100,7 +105,7 @@ def _batch(x0: torch.Tensor, snr: torch.Tensor, bs: int, lc: int, g: torch.Gener
     return x0[idx, :, i : i + lc, j : j + lc], snr[idx]
 
 
-def _sample_t(sched: NoiseSchedule, snr: torch.Tensor, p_full: float, g: torch.Generator) -> torch.Tensor:
+def sample_steps(sched: NoiseSchedule, snr: torch.Tensor, p_full: float, g: torch.Generator) -> torch.Tensor:
     """Continuous steps: up to the channel's start step u(snr), or anywhere with probability ``p_full``."""
     u = sched.step_for_snr_db(snr, "interp").clamp(min=0).float()
     t = torch.rand(snr.shape, generator=g) * u
@@ -108,7 +113,8 @@ def _sample_t(sched: NoiseSchedule, snr: torch.Tensor, p_full: float, g: torch.G
     return torch.where(full, torch.rand(snr.shape, generator=g) * (sched.num_steps - 1), t)
 
 
-def _forward(sched: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def diffuse(sched: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The forward process: ``sqrt(ab_t) x0 + sqrt(1 - ab_t) eps`` for steps ``t`` ``(B,)`` (float32)."""
     ab = sched.alpha_bar_at(t).float().view(-1, 1, 1, 1)
     return torch.sqrt(ab) * x0 + torch.sqrt(1 - ab) * eps
 
@@ -119,7 +125,7 @@ def _val_mse(model, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor, c
     g = torch.Generator().manual_seed(99)
     u = sched.step_for_snr_db(snr, "interp").float()
     eps = torch.randn(x0.shape, generator=g)
-    xu = _forward(sched, x0, u, eps)
+    xu = diffuse(sched, x0, u, eps)
     ab = sched.alpha_bar_at(u).float().view(-1, 1, 1, 1)
     raw = xu / torch.sqrt(ab)
     if consistency:
@@ -146,7 +152,8 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     if st is not None:
         check_same_config(st["config"], cfg.to_dict(), out)
     t0 = time.time() - (st["elapsed_s"] if st else 0.0)
-    jscc = load_model(resolve_checkpoint(cfg.jscc))
+    jscc_path = resolve_checkpoint(cfg.jscc)
+    jscc = load_model(jscc_path)
     for p in jscc.parameters():
         p.requires_grad_(False)
     if cfg.crop % jscc.stride:
@@ -161,6 +168,14 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     x0, snr = x0[n_val:], snr[n_val:]
     sched = NoiseSchedule(kind=cfg.schedule)  # type: ignore[arg-type]
     net = LatentDenoiser(DenoiserConfig(latent_channels=jscc.config.latent_channels, width=cfg.width))
+    if cfg.teacher:  # a trained denoiser to go on from (or, with steps 0, only to distill)
+        tpath = resolve_checkpoint(cfg.teacher)
+        teacher = load_model(tpath, expect="DenoiserConfig")
+        check_denoiser_pairing(jscc, jscc_path, teacher, tpath)
+        if isinstance(teacher, ConsistencyModel) or teacher.config != net.config:
+            raise JsccInputError(f"teacher {cfg.teacher} must be an epsilon denoiser with config {net.config}, got "
+                                 f"{type(teacher).__name__} {teacher.config}")
+        net.load_state_dict(teacher.state_dict())
     if cl:
         net.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -177,8 +192,10 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
             step = cfg.steps
     log = RunLog(out, keep_until=None if st is None else _log_position(st, cfg))
     (out / "diffusion_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    latent_mean = [round(float(v), 6) for v in x0.mean(dim=(0, 2, 3))]  # per channel: the mean-latent baseline
     base_meta = {"train_config": cfg.to_dict(), "schedule": sched.to_dict(), "jscc": str(cfg.jscc),
-                 "jscc_sha256": file_sha256(cfg.jscc), "jscc_config": jscc.config.to_dict(), "train_data": data_name,
+                 "latent_mean": latent_mean,
+                 "jscc_sha256": file_sha256(jscc_path), "jscc_config": jscc.config.to_dict(), "train_data": data_name,
                  "torch": str(torch.__version__)}
     limit = cfg.steps + cfg.cd_steps if stop_after is None else min(stop_after, cfg.steps + cfg.cd_steps)
 
@@ -195,11 +212,11 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
         lr = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         for grp in opt.param_groups:
             grp["lr"] = lr
-        xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
-        t = _sample_t(sched, sb, cfg.p_full_range, g)
+        xb, sb = latent_batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
+        t = sample_steps(sched, sb, cfg.p_full_range, g)
         eps = torch.randn(xb.shape, generator=g)
         with autocast(prec, _CPU):
-            loss = (net(to_layout(_forward(sched, xb, t, eps), cl), t, sb).float() - eps).square().mean()
+            loss = (net(to_layout(diffuse(sched, xb, t, eps), cl), t, sb).float() - eps).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -291,12 +308,12 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
     for step in progress(range(first, end), total=cfg.cd_steps, desc="consistency distill",
                          disable=not show_progress):
         timer.start()
-        xb, sb = _batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
-        t_hi = _sample_t(sched, sb, cfg.p_full_range, g)
+        xb, sb = latent_batch(x0, snr, cfg.batch_size, cfg.latent_crop, g)
+        t_hi = sample_steps(sched, sb, cfg.p_full_range, g)
         n = torch.bucketize(t_hi, grid).clamp(1, cfg.cd_grid)  # t_hi in (grid[n-1], grid[n]]
         t_hi, t_lo = grid[n], grid[n - 1]
         eps = torch.randn(xb.shape, generator=g)
-        x_hi = to_layout(_forward(sched, xb, t_hi, eps), cl)
+        x_hi = to_layout(diffuse(sched, xb, t_hi, eps), cl)
         with torch.no_grad(), autocast(prec, _CPU):
             ab_hi = sched.alpha_bar_at(t_hi).float().view(-1, 1, 1, 1)
             ab_lo = sched.alpha_bar_at(t_lo).float().view(-1, 1, 1, 1)

@@ -58,3 +58,24 @@ def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
         train_diffusion(DiffusionTrainConfig(**{**cfg.to_dict(), "steps": 8}), tmp_path / "r", show_progress=False,
                         resume=True)
     assert (tmp_path / "r" / "train_state.pt").read_bytes() == before
+
+
+def test_a_teacher_denoiser_seeds_a_distillation_only_run(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig(width=16)), tmp_path / "j.pt")
+    base = DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8, batch_size=4,
+                                steps=3, cd_steps=0, width=16, threads=1)
+    train_diffusion(base, tmp_path / "teacher", show_progress=False)
+    assert not (tmp_path / "teacher" / "consistency.pt").exists()
+    teacher = tmp_path / "teacher" / "denoiser.pt"
+    cfg = DiffusionTrainConfig(**{**base.to_dict(), "steps": 0, "cd_steps": 2, "teacher": str(teacher)})
+    train_diffusion(cfg, tmp_path / "cd", show_progress=False)
+    a, b = _weights(teacher), _weights(tmp_path / "cd" / "denoiser.pt")
+    assert all(torch.equal(a[n], b[n]) for n in a)  # 0 denoiser steps: the teacher itself
+    meta = json.loads((tmp_path / "cd" / "consistency.json").read_text())["meta"]
+    assert meta["parameterization"] == "consistency" and meta["train_config"]["teacher"] == str(teacher)
+    with pytest.raises(JsccInputError, match="steps must be an int >= 1 \\(>= 0 with a teacher denoiser\\), got 0"):
+        DiffusionTrainConfig(steps=0)
+    wide = DiffusionTrainConfig(**{**cfg.to_dict(), "width": 32})
+    with pytest.raises(JsccInputError, match="must be an epsilon denoiser with config"):
+        train_diffusion(wide, tmp_path / "wide", show_progress=False)
