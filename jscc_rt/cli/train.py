@@ -47,6 +47,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="mse: the batch MSE; log-mse: its logarithm, so each step weighs by its relative error (the "
                         "small budgets of a rate-adaptive run no longer dominate the gradient)")
     p.add_argument("--arch", choices=("gdn", "res"), default=d.arch, help="deepjscc/vae: GDN or residual blocks")
+    p.add_argument("--decoder-blocks", type=int, default=None,
+                   help="unrolled: residual blocks in the synthesis network at H/4 (default 0); an --init model with "
+                        "fewer starts them as the identity")
     p.add_argument("--upsample", choices=("deconv", "subpixel"), default=d.upsample,
                    help="decoder upsampling: transposed convs or sub-pixel convs (run in bf16/int8 on every backend)")
     p.add_argument("--scale", type=float, default=d.scale,

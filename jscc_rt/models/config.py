@@ -60,6 +60,8 @@ class JSCCConfig:
         min_latent_channels: 0 for a fixed-rate model; otherwise the model is rate-adaptive
             (:mod:`jscc_rt.models.rate`): it sends the first ``c`` of its ``latent_channels`` channels for any even
             ``c`` in ``[min_latent_channels, latent_channels]``, chosen at run time (``"unrolled"`` only).
+        decoder_blocks: ``"unrolled"`` only: residual blocks (conv-PReLU-conv at ``width`` features) in the
+            synthesis network at H/4, after its first upsampling; 0 = the compact three-layer synthesis.
     """
 
     model: ModelName = "deepjscc"
@@ -70,6 +72,7 @@ class JSCCConfig:
     arch: ArchName = "gdn"
     upsample: UpsampleName = "deconv"
     min_latent_channels: int = 0
+    decoder_blocks: int = 0
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
@@ -90,7 +93,9 @@ class JSCCConfig:
         if self.model == "unrolled" and (self.downsample != 8 or not 1 <= self.unroll_iters <= 32):
             raise JsccInputError(f"the unrolled model needs downsample 8 and 1..32 iterations, got "
                                  f"downsample {self.downsample}, unroll_iters {self.unroll_iters}")
-
+        if self.decoder_blocks and (self.model != "unrolled" or not 0 <= self.decoder_blocks <= 8):
+            raise JsccInputError(f"decoder_blocks must be 0..8 on the unrolled model, got {self.decoder_blocks} "
+                                 f"(model {self.model!r})")
         if self.min_latent_channels and (self.model != "unrolled" or self.min_latent_channels % 2
                                          or not 2 <= self.min_latent_channels <= self.latent_channels):
             raise JsccInputError(f"min_latent_channels must be 0 (fixed rate) or an even int in [2, latent_channels="
@@ -116,7 +121,7 @@ class JSCCConfig:
     @classmethod
     def for_ratio(cls, ratio: Fraction | str, model: str = "deepjscc", *, width: int = 96, downsample: int = 8,
                   unroll_iters: int = 5, arch: str = "gdn", upsample: str = "deconv",
-                  min_ratio: Fraction | str | None = None) -> "JSCCConfig":
+                  min_ratio: Fraction | str | None = None, decoder_blocks: int = 0) -> "JSCCConfig":
         """Config whose bandwidth ratio equals ``ratio`` exactly (e.g. ``"1/16"``, ``"1/6"``); with ``min_ratio``, a
         rate-adaptive model sending any ratio from ``min_ratio`` to ``ratio``."""
         c = channels_for(ratio, downsample)
@@ -126,7 +131,7 @@ class JSCCConfig:
                                  "a rate-adaptive model needs min_ratio <= ratio")
         return cls(model=model, latent_channels=c, width=width, downsample=downsample,  # type: ignore[arg-type]
                    unroll_iters=unroll_iters, arch=arch, upsample=upsample,  # type: ignore[arg-type]
-                   min_latent_channels=c_min)
+                   min_latent_channels=c_min, decoder_blocks=decoder_blocks)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -95,7 +95,7 @@ class JSCCModel(nn.Module):
 
             self.encoder: nn.Module = CompactEncoder(c, cfg.width)
             self.decoder: nn.Module = UnrolledDecoder(c, cfg.width, cfg.unroll_iters, upsample=cfg.upsample,
-                                                      rate_adaptive=cfg.rate_adaptive)
+                                                      rate_adaptive=cfg.rate_adaptive, blocks=cfg.decoder_blocks)
             return
         c_enc = 2 * c if cfg.model == "vae" else c
         if cfg.arch == "res":

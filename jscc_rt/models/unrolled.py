@@ -57,6 +57,20 @@ class ProxDenoiser(nn.Module):
         return self.c2(h)
 
 
+class SynthesisBlock(nn.Module):
+    """``x + conv3(prelu(conv3(x)))`` at constant width, the second conv zero-initialized: a new block is the
+    identity, so adding blocks to a trained decoder (:func:`deepen_from`) starts from what it computes."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.c1, self.act, self.c2 = conv(channels, channels, 3), nn.PReLU(channels), conv(channels, channels, 3)
+        nn.init.zeros_(self.c2.weight)
+        nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(self.act(self.c1(x)))
+
+
 class UnrolledDecoder(nn.Module):
     """Noisy latent ``y`` + SNR -> image, through ``iters`` unrolled iterations and a compact synthesis network.
 
@@ -68,7 +82,7 @@ class UnrolledDecoder(nn.Module):
     """
 
     def __init__(self, latent_channels: int, width: int, iters: int, upsample: str = "deconv",
-                 rate_adaptive: bool = False) -> None:
+                 rate_adaptive: bool = False, blocks: int = 0) -> None:
         super().__init__()
         self.iters = iters
         self.latent_channels = latent_channels
@@ -77,6 +91,7 @@ class UnrolledDecoder(nn.Module):
         self.prox = ProxDenoiser(latent_channels, width, iters, rate_adaptive)
         self.d1, self.d2 = deconv(latent_channels, width, upsample=upsample), deconv(width, width, upsample=upsample)
         self.a1, self.a2 = nn.PReLU(width), nn.PReLU(width)
+        self.blocks = nn.ModuleList(SynthesisBlock(width) for _ in range(blocks))
         self.d3 = deconv(width, 3, upsample=upsample)
 
     @property
@@ -86,6 +101,8 @@ class UnrolledDecoder(nn.Module):
 
     def synthesize(self, z: torch.Tensor, features: list[torch.Tensor] | None = None) -> torch.Tensor:
         h1 = self.a1(self.d1(z))
+        for b in self.blocks:
+            h1 = b(h1)
         h2 = self.a2(self.d2(h1))
         if features is not None:
             features += [h1, h2]
@@ -115,3 +132,19 @@ class UnrolledDecoder(nn.Module):
             if return_all:
                 outs.append(self.synthesize(z))
         return outs if return_all else self.synthesize(z, features)
+
+
+def deepen_from(dst: nn.Module, src: nn.Module) -> None:
+    """Initialize the unrolled model ``dst`` from ``src``, the same architecture with fewer synthesis blocks
+    (``decoder_blocks``): every tensor of ``src`` is copied and the added blocks stay the identity (zero-initialized
+    second conv), so ``dst`` starts out computing exactly what ``src`` computes. Raises
+    :class:`~jscc_rt.JsccInputError` when the configs differ in anything else or ``dst`` has fewer blocks."""
+    dc, sc = dst.config.to_dict(), src.config.to_dict()  # type: ignore[union-attr]
+    if ({k: v for k, v in dc.items() if k != "decoder_blocks"} != {k: v for k, v in sc.items() if k != "decoder_blocks"}
+            or dc["model"] != "unrolled" or dc["decoder_blocks"] < sc["decoder_blocks"]):
+        raise JsccInputError(f"cannot deepen {dc} from {sc}: only an unrolled model differing in fewer "
+                             "decoder_blocks can seed another")
+    missing, unexpected = dst.load_state_dict(src.state_dict(), strict=False)
+    added = {f"decoder.blocks.{i}." for i in range(sc["decoder_blocks"], dc["decoder_blocks"])}
+    if unexpected or any(not any(m.startswith(a) for a in added) for m in missing):
+        raise JsccInputError(f"cannot deepen: unexpected {unexpected}, missing {missing}")

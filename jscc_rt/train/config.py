@@ -76,6 +76,8 @@ class TrainConfig:
     # "mse": the batch's image MSE; "log-mse": ln(batch MSE), so each step weighs by its relative error and the
     # small budgets of a rate-adaptive run (or the Rayleigh steps of a mixed one) no longer dominate the gradient
     loss: str = "mse"
+    # unrolled model: residual synthesis blocks (JSCCConfig.decoder_blocks); None = 0 (configs written before it)
+    decoder_blocks: int | None = None
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):

@@ -147,7 +147,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     val_name, val_imgs = validation_images(cfg.val_data, cfg.val_images) if info.main else ("", [])
     mcfg = JSCCConfig.for_ratio(cfg.ratio, cfg.model, width=cfg.width, downsample=cfg.downsample,
                                 unroll_iters=cfg.unroll_iters, arch=cfg.arch, upsample=cfg.upsample,
-                                min_ratio=cfg.min_ratio)
+                                min_ratio=cfg.min_ratio, decoder_blocks=cfg.decoder_blocks or 0)
     model = JSCCModel(mcfg)
     if cfg.init:
         from jscc_rt.models import load_model
@@ -156,6 +156,10 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         src = load_model(resolve_checkpoint(cfg.init))
         if src.config == mcfg:
             model.load_state_dict(src.state_dict())
+        elif replace(src.config, decoder_blocks=mcfg.decoder_blocks) == mcfg:  # more synthesis blocks
+            from jscc_rt.models.unrolled import deepen_from
+
+            deepen_from(model, src)
         else:  # a fixed-rate model seeds one with other latent channels (exact at its own ratio when wider)
             try:
                 resize_from(model, src)
