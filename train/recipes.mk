@@ -66,9 +66,10 @@ RA_ARGS = --model unrolled --width 128 --downsample 8 --upsample subpixel --unro
 train-unrolled-w128-1_64-1_4: $(STAMP)
 	$(JR) train $(RA_ARGS) --ratio 1/4 --min-ratio 1/64 --steps 10000 --warmup 500 --val-every 2000 --out train/checkpoints/rate-adaptive --no-progress $(RESUME)
 
-# its second stage (in progress, not shipped yet): the first stage's weights trained on with the log-MSE loss, so the
-# small budgets' larger errors no longer dominate the gradient (the first stage dips at 1/4 at 10 and 20 dB)
-RA2_ARGS = $(subst --init unrolled-w128-1_16,--init unrolled-w128-1_64-1_4,$(subst --lr 0.0002,--lr 0.0001,$(RA_ARGS)))
+# its second stage (the shipped weights): the first stage's weights (train/checkpoints/rate-adaptive/model.pt, shipped
+# as unrolled-w128-1_64-1_4 when this stage started) trained on with the log-MSE loss, so the small budgets' larger
+# errors no longer dominate the gradient
+RA2_ARGS = $(subst --init unrolled-w128-1_16,--init train/checkpoints/rate-adaptive/model.pt,$(subst --lr 0.0002,--lr 0.0001,$(RA_ARGS)))
 train-unrolled-w128-1_64-1_4-stage2: $(STAMP)
 	$(JR) train $(RA2_ARGS) --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 12000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-2 --no-progress $(RESUME)
 
