@@ -84,7 +84,8 @@ def link_images(link: Link | MeanLatentLink, data: str | None, *, max_images: in
     return eval_images(data, max_images=max_images, max_pixels=max_pixels, min_side=min_image_side(link.model.stride))
 
 
-def eval_link(link: Link | MeanLatentLink, data: str | None, snrs: Sequence[float], *, seed: int = 0, max_images: int | None = None,
+def eval_link(link: Link | MeanLatentLink, data: str | None, snrs: Sequence[float], *, seed: int = 0,
+              max_images: int | None = None,
               with_lpips: bool = False, show_progress: bool = False,
               images: tuple[str, list[tuple[str, torch.Tensor]]] | None = None,
               max_pixels: int | None = DEFAULT_MAX_PIXELS, recon: ReconSaver | None = None,
@@ -161,9 +162,10 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
               if consistency]
     plans += [("ddim-from-noise", denoiser, "ddim", n, "noise", 0.0) for n in noise_start_steps if denoiser]
     jobs = [(p, e) for e in snr_errors_db for p in plans]
-    links: list[Link | MeanLatentLink] = [build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
-                        snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len, eta=eta)
-             for (_, ck, sampler, steps, start, eta), err in jobs]
+    links: list[Link | MeanLatentLink] = [
+        build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
+                   snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len, eta=eta)
+        for (_, ck, sampler, steps, start, eta), err in jobs]
     latent_mean = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").meta.get(  # type: ignore[attr-defined]
         "latent_mean") if denoiser and noise_start_steps else None
     if latent_mean is not None:  # the pure-noise start's reference: the prior's health check

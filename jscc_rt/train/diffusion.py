@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -32,6 +33,9 @@ from jscc_rt.train.config import check_run_fields, start_run
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
+
+if TYPE_CHECKING:
+    from jscc_rt.train.receiver_tune import ReceiverTuneConfig
 
 _CPU = torch.device("cpu")
 
@@ -93,6 +97,26 @@ def build_latent_set(jscc, images: list[torch.Tensor], n: int, crop: int, snr_ra
         xs.append(to_diffusion(s).reshape(z.shape))
         ss.append(snr)
     return torch.cat(xs)[:n], torch.cat(ss)[:n]
+
+
+LatentSet = tuple[torch.Tensor, torch.Tensor]  # latents (n, c, h, w) float32 diffusion domain, their SNRs (n,) dB
+
+
+def latent_sets(jscc, cfg: DiffusionTrainConfig | ReceiverTuneConfig,
+                show_progress: bool = True) -> tuple[str, LatentSet, LatentSet]:
+    """The latents a diffusion run trains and validates on: ``cfg.n_latents`` random ``cfg.crop`` crops of the
+    training photos (``cfg.data``), each encoded by ``jscc`` at a random SNR in ``[snr_min_db, snr_max_db]``
+    (:func:`build_latent_set`, seeded by ``cfg.seed``). Returns ``(data_name, (x0, snr) training, (xv, sv)
+    held out)``: the first ``min(max(16, n / 20), n / 2)`` latents, cut to their top-left ``latent_crop`` window,
+    are held out."""
+    data_name, imgs = training_images(cfg.data, crop=cfg.crop)
+    x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
+                               show_progress)
+    if cfg.n_latents < 4:
+        raise ValueError(f"n_latents must be >= 4 (training + validation latents), got {cfg.n_latents}")
+    n_val = min(max(16, cfg.n_latents // 20), cfg.n_latents // 2)
+    held_out = (x0[:n_val, :, : cfg.latent_crop, : cfg.latent_crop], snr[:n_val])
+    return data_name, (x0[n_val:], snr[n_val:]), held_out
 
 
 def latent_batch(x0: torch.Tensor, snr: torch.Tensor, bs: int, lc: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,14 +182,7 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
         p.requires_grad_(False)
     if cfg.crop % jscc.stride:
         raise JsccInputError(f"crop {cfg.crop} must be a multiple of the JSCC model's downsampling {jscc.stride}")
-    data_name, imgs = training_images(cfg.data, crop=cfg.crop)
-    x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
-                               show_progress)
-    if cfg.n_latents < 4:
-        raise ValueError(f"n_latents must be >= 4 (training + validation latents), got {cfg.n_latents}")
-    n_val = min(max(16, cfg.n_latents // 20), cfg.n_latents // 2)
-    xv, sv = x0[:n_val, :, : cfg.latent_crop, : cfg.latent_crop], snr[:n_val]
-    x0, snr = x0[n_val:], snr[n_val:]
+    data_name, (x0, snr), (xv, sv) = latent_sets(jscc, cfg, show_progress)
     sched = NoiseSchedule(kind=cfg.schedule)  # type: ignore[arg-type]
     net = LatentDenoiser(DenoiserConfig(latent_channels=jscc.config.latent_channels, width=cfg.width))
     if cfg.teacher:  # a trained denoiser to go on from (or, with steps 0, only to distill)

@@ -31,8 +31,7 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.train.config import check_run_fields, start_run
-from jscc_rt.train.data import training_images
-from jscc_rt.train.diffusion import build_latent_set, diffuse, latent_batch
+from jscc_rt.train.diffusion import diffuse, latent_batch, latent_sets
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
@@ -139,12 +138,7 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
     check_denoiser_pairing(jscc, jpath, student, spath)
     for p in jscc.parameters():
         p.requires_grad_(False)
-    data_name, imgs = training_images(cfg.data, crop=cfg.crop)
-    x0, snr = build_latent_set(jscc, imgs, cfg.n_latents, cfg.crop, (cfg.snr_min_db, cfg.snr_max_db), cfg.seed,
-                               show_progress)
-    n_val = min(max(16, cfg.n_latents // 20), cfg.n_latents // 2)
-    xv, sv = x0[:n_val, :, : cfg.latent_crop, : cfg.latent_crop], snr[:n_val]
-    x0, snr = x0[n_val:], snr[n_val:]
+    data_name, (x0, snr), (xv, sv) = latent_sets(jscc, cfg, show_progress)
     sched = student.schedule
     meta = dict(student.meta)  # type: ignore[attr-defined]
     student.train()
@@ -176,7 +170,8 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
         u = sched.step_for_snr_db(sb, "interp")
         x_u = to_layout(diffuse(sched, xb, u, torch.randn(xb.shape, generator=g)), cl)
         with autocast(prec, _CPU):
-            loss = sum((sample_plan(student, x_u, u, sb, k, cfg.eta, g) - xb).square().mean() for k in plans) / len(plans)
+            errs = [(sample_plan(student, x_u, u, sb, k, cfg.eta, g) - xb).square().mean() for k in plans]
+            loss = sum(errs) / len(plans)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -185,8 +180,8 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
         if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
             student.eval()
             last = plan_mse(student, xv, sv, plans, cfg.eta)
-            log.write({"step": step + 1, "loss": float(loss.detach()), "lr": lr, "wall_s": round(time.time() - t0, 1),  # type: ignore[arg-type]
-                       "precision": prec, "steps_per_s": timer.window(), **last})
+            log.write({"step": step + 1, "loss": float(loss.detach()), "lr": lr,
+                       "wall_s": round(time.time() - t0, 1), "precision": prec, "steps_per_s": timer.window(), **last})
             student.train()
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end:
             save_state({"config": cfg.to_dict(), "step": step + 1, "student": student.state_dict(),
