@@ -12,6 +12,7 @@ unrolled sampler and decoder in one ONNX / TensorRT engine, built from the same 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,8 +54,42 @@ class ReceiverConfig:
             raise JsccInputError(f"start must be 'matched' or 'noise', got {self.start!r}")
 
 
+def trained_snr_range_db(model: nn.Module) -> tuple[float, float] | None:
+    """The channel SNR range (dB) a denoiser or consistency checkpoint was trained on (its
+    ``meta["train_config"]``), or None when the checkpoint does not record it."""
+    tc = (getattr(model, "meta", None) or {}).get("train_config") or {}
+    if "snr_min_db" not in tc or "snr_max_db" not in tc:
+        return None
+    return float(tc["snr_min_db"]), float(tc["snr_max_db"])
+
+
+def warn_outside_trained(snr_eff_db: torch.Tensor, trained: tuple[float, float] | None,
+                         schedule: NoiseSchedule) -> None:
+    """Warn (never raise: a receiver decodes whatever arrives) when an effective SNR ``snr_eff_db`` ``(B,)`` (dB)
+    lies outside the ``trained`` range, naming the SNRs, their start steps and the trained ones: below the range the
+    start step lies above every step the denoiser was trained to start from."""
+    if trained is None or snr_eff_db.numel() == 0:
+        return
+    lo, hi = float(snr_eff_db.min()), float(snr_eff_db.max())
+    if lo >= trained[0] - 0.01 and hi <= trained[1] + 0.01:  # 0.01 dB: float32 noise levels round
+        return
+    u = schedule.step_for_snr_db(torch.tensor([lo, hi, trained[0], trained[1]], dtype=torch.float64), "interp")
+    warnings.warn(
+        f"effective SNR {lo:.2f} .. {hi:.2f} dB (start steps {float(u[1]):.1f} .. {float(u[0]):.1f}) lies outside "
+        f"the denoiser's trained range [{trained[0]:g}, {trained[1]:g}] dB (start steps {float(u[3]):.1f} .. "
+        f"{float(u[2]):.1f}); its output there is extrapolated: train a denoiser over this range, or decode with "
+        "steps=0", stacklevel=3)
+
+
+def snr_db_of_alpha_bar(alpha_bar: torch.Tensor) -> torch.Tensor:
+    """The SNR (dB) whose matched step has ``alpha_bar`` (``alpha_bar = 1 / (1 + 10^(-snr/10))``)."""
+    ab = alpha_bar.to(torch.float64)
+    return 10.0 * torch.log10(ab / (1.0 - ab))
+
+
 class DiffusionReceiver(nn.Module):
-    """Denoiser (epsilon teacher or consistency student) + schedule + sampler."""
+    """Denoiser (epsilon teacher or consistency student) + schedule + sampler. Denoising a sample whose effective
+    SNR lies outside the range the checkpoint was trained on warns (:func:`warn_outside_trained`)."""
 
     def __init__(self, model: LatentDenoiser | ConsistencyModel, schedule: NoiseSchedule, cfg: ReceiverConfig,
                  *, impl: str | None = None) -> None:
@@ -64,6 +99,7 @@ class DiffusionReceiver(nn.Module):
             raise JsccInputError("the consistency sampler needs a ConsistencyModel, DDIM/DDPM an epsilon denoiser")
         if cfg.steps > schedule.num_steps:
             raise JsccInputError(f"steps={cfg.steps} exceeds the schedule's {schedule.num_steps} steps")
+        self.trained_snr_db = trained_snr_range_db(model)
 
     def _sampler(self):
         if self.cfg.sampler == "consistency":
@@ -81,6 +117,7 @@ class DiffusionReceiver(nn.Module):
         if cfg.steps == 0:
             return x_u / torch.sqrt(ab_u).to(x_u.dtype).view(-1, 1, 1, 1)
         u = sched.step_for_alpha_bar(ab_u, cfg.mode).to(torch.float64)
+        warn_outside_trained(snr_db_of_alpha_bar(ab_u), self.trained_snr_db, sched)
         x = x_u
         if cfg.mode == "nearest":  # re-scale onto the grid step's alpha_bar (x_u carries the exact level)
             ab_grid = sched.alpha_bar_at(u)

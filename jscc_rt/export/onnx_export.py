@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from jscc_rt._validate import JsccInputError, check_steps
-from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB, trained_snr_range_db
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.export.precision import LOW_PRECISION_OPS, VARIANT_OPSET, low_precision_nodes, to_low_precision
 from jscc_rt.runtime.variants import check_precision, variant_path
@@ -126,7 +126,8 @@ def export_all(jscc: str, denoiser: str | None, out: str | Path, *, steps: tuple
         den = nets[kind]
         sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
         dmeta = {**base, "denoiser_checkpoint": str(dpath), "denoiser_sha256": file_sha256(dpath),
-                 "denoiser_config": den.config.to_dict(), "schedule": sched.to_dict()}
+                 "denoiser_config": den.config.to_dict(), "schedule": sched.to_dict(),
+                 "denoiser_snr_range_db": trained_snr_range_db(den)}
         if kind == "ddim":
             paths.append(export_graph(DenoiserGraph(den), (lat, torch.tensor([100.0]), snr), out / "denoiser.onnx",
                                       SPECS["denoiser"].inputs, SPECS["denoiser"].outputs, {"graph": "denoiser", **dmeta}))

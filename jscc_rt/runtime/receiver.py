@@ -26,7 +26,7 @@ from jscc_rt._validate import (
 )
 from jscc_rt.channel.complex_ops import abs2, cmul, conj
 from jscc_rt.channel.snr import snr_db_to_noise_var
-from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
+from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB, trained_snr_range_db, warn_outside_trained
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.runtime.graphs import BudgetReceiverGraph, ReceiverGraph
 from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks, n_blocks
@@ -72,11 +72,15 @@ class Receiver:
     """
 
     def __init__(self, runner: Runner, *, latent_channels: int, stride: int, steps: int, sampler: str | None,
-                 power: float = 1.0, min_latent_channels: int = 0, needs_noise: bool = False) -> None:
-        """``needs_noise``: the receiver graph takes fresh sampler noise (a consistency receiver with ``eta > 0``)."""
+                 power: float = 1.0, min_latent_channels: int = 0, needs_noise: bool = False,
+                 trained_snr_db: tuple[float, float] | None = None, schedule: NoiseSchedule | None = None) -> None:
+        """``needs_noise``: the receiver graph takes fresh sampler noise (a consistency receiver with ``eta > 0``).
+        ``trained_snr_db``: the denoiser's training SNR range (dB); with ``steps > 0``, :meth:`prepare` warns for
+        samples whose effective SNR lies outside it (``schedule``: the denoiser's, to name their start steps)."""
         self.runner, self.c, self.stride, self.steps, self.sampler, self.power = (
             runner, latent_channels, stride, steps, sampler, power)
         self.c_min, self.needs_noise = min_latent_channels, needs_noise
+        self.trained_snr_db, self.schedule = trained_snr_db, schedule or NoiseSchedule()
         if not runner.loaded:
             runner.load()
 
@@ -118,7 +122,8 @@ class Receiver:
         sampler = None if den is None else ("consistency" if graph.consistency else "ddim")
         names = ["received", "noise_var", "snr_db"] + (["noise"] if graph.needs_noise else [])
         return cls(TorchRunner(graph, names, device=device), latent_channels=model.config.latent_channels,
-                   stride=model.stride, steps=graph.steps, sampler=sampler, needs_noise=graph.needs_noise)
+                   stride=model.stride, steps=graph.steps, sampler=sampler, needs_noise=graph.needs_noise,
+                   trained_snr_db=None if den is None else trained_snr_range_db(den), schedule=sched)
 
     @classmethod
     def _from_sidecar(cls, runner: Runner, sidecar: Path) -> "Receiver":
@@ -128,7 +133,9 @@ class Receiver:
         return cls(runner, latent_channels=meta["jscc_config"]["latent_channels"], stride=meta["stride"],
                    steps=meta.get("steps") or 0, sampler=meta.get("sampler"),
                    min_latent_channels=meta["jscc_config"].get("min_latent_channels", 0),
-                   needs_noise="noise" in meta.get("inputs", ()))
+                   needs_noise="noise" in meta.get("inputs", ()),
+                   trained_snr_db=tuple(meta["denoiser_snr_range_db"]) if meta.get("denoiser_snr_range_db") else None,
+                   schedule=NoiseSchedule(**meta["schedule"]) if "schedule" in meta else None)
 
     @classmethod
     def from_onnx(cls, path: str | Path, *, backend: str = "onnxruntime", threads: int = 0,
@@ -185,6 +192,8 @@ class Receiver:
                                      hint=f"; h_hat is nearly zero (min |h_hat|^2 = {float(g2.min()):.3g})")
             total = csi_err_var * self.power + nv.unsqueeze(1)
             eff = self.power / (self.power * g2 / total).mean(1)  # precision-averaged effective noise variance
+        if self.steps:
+            warn_outside_trained(10.0 * torch.log10(self.power / eff.double()), self.trained_snr_db, self.schedule)
         feeds = {"received": y.reshape(b, sent, hh // self.stride, ww // self.stride), "noise_var": eff,
                  "snr_db": snr.float()}
         if self.c_min:

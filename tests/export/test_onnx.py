@@ -45,6 +45,7 @@ def test_graphs_checker_clean_with_sidecars(exported: Path) -> None:
         if side["graph"] == "receiver" and side["steps"]:
             assert side["steps"] in (1, 2, 4) and side["sampler"] in ("ddim", "consistency")
             assert len(side["denoiser_sha256"]) == 64
+            assert side["denoiser_snr_range_db"] == [-5.0, 20.0]  # DiffusionTrainConfig's defaults
 
 
 def test_dynamic_batch_and_size(exported: Path) -> None:
