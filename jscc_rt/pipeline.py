@@ -21,7 +21,7 @@ from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.channel import Channel, ChannelConfig
 from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
-from jscc_rt.diffusion.receiver import DiffusionReceiver
+from jscc_rt.diffusion.receiver import DiffusionReceiver, check_decoder_conditioning
 from jscc_rt.diffusion.schedule import from_diffusion, to_diffusion
 from jscc_rt.kernels.dispatch import TxRxOutput, tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
@@ -100,6 +100,7 @@ class Link:
                                  "biased by its gain); use ChannelConfig(..., equalizer='zf')")
         if receiver is not None:
             check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
+            check_decoder_conditioning(model, self.decoder_snr_db)
 
     def __call__(
         self,

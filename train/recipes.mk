@@ -79,6 +79,13 @@ train-unrolled-w128-1_64-1_4-stage2: $(STAMP)
 train-diffusion-unrolled-w128-1_16: $(STAMP)
 	$(JR) train diffusion --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-flagship --no-progress $(RESUME)
 
+# the flagship's decoder fine-tuned behind that denoiser (#16: the decoder sees what the receiver feeds it): encoder and
+# denoiser frozen, DDIM with STEPS sampler steps (default 1) from the SNR-matched start, the decoder conditioned on
+# the effective SNR (evaluate with --decoder-snr effective); resumable
+STEPS ?= 1
+train-unrolled-w128-1_16-behind-ddim: $(STAMP)
+	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel --init unrolled-w128-1_16 --denoiser train/checkpoints/diffusion-flagship/denoiser.pt --denoise-steps $(STEPS) --decoder-snr effective $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 4000 --lr 0.0001 --lr-min 1e-05 --warmup 100 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-behind-ddim$(STEPS) --no-progress $(RESUME)
+
 # fixed-rate comparators of the rate-adaptive model: same architecture, seed weights and settings, each with 1/7 of
 # its steps (the CPU time it spent per ladder budget); not shipped, measured in docs/results.md
 RATIO ?= 1/8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jscc_rt.cli.common import add_config_options, add_kind_group, add_precision_args, config_from_args
+from jscc_rt.cli.common import add_config_options, add_kind_group, add_precision_args, config_from_args, decoder_snr
 
 #: ``jscc-rt train KIND``: what each kind trains.
 KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumable, bf16 on CPU, torchrun DDP)",
@@ -58,8 +58,12 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                                                 "fixed-rate model can seed a rate-adaptive one of the same width)")
     p.add_argument("--denoiser", default=None,
                    help="fine-tune the --init model's decoder behind this denoiser or consistency student (encoder "
-                        "frozen; the decoder sees what the diffusion receiver outputs, conditioned on 20 dB)")
+                        "frozen; the decoder sees what the diffusion receiver outputs)")
     p.add_argument("--denoise-steps", type=int, default=1, help="sampler steps of that receiver (default 1)")
+    p.add_argument("--decoder-snr", dest="decoder_snr_db", type=decoder_snr, default=d.decoder_snr_db,
+                   help=f"with --denoiser: the SNR (dB) the decoder is conditioned on behind it (default "
+                        f"{d.decoder_snr_db:g}), or 'effective' = the channel's effective SNR (recorded in model.pt; "
+                        "evaluate with the same --decoder-snr)")
     p.add_argument("--ema", type=float, default=0.999,
                    help="EMA decay of the weights that are validated and saved as model.pt (0 = raw weights; "
                         "warm-up min(decay, (1+n)/(10+n)) at step n); the raw weights stay in train_state.pt")

@@ -54,6 +54,20 @@ class ReceiverConfig:
             raise JsccInputError(f"start must be 'matched' or 'noise', got {self.start!r}")
 
 
+def check_decoder_conditioning(jscc: nn.Module, decoder_snr_db: float | None) -> None:
+    """Warn when a JSCC model whose decoder was fine-tuned behind a diffusion receiver (its ``meta["decoder_snr_db"]``,
+    None = the effective SNR) is run behind one with another decoder conditioning ``decoder_snr_db``, naming both."""
+    meta = getattr(jscc, "meta", None) or {}
+    if "decoder_snr_db" not in meta or meta["decoder_snr_db"] == decoder_snr_db:
+        return
+    def txt(v: float | None) -> str:
+        return "the effective SNR ('effective')" if v is None else f"{v:g} dB"
+    warnings.warn(f"this model's decoder was fine-tuned behind a diffusion receiver conditioned on "
+                  f"{txt(meta['decoder_snr_db'])}, but is conditioned on {txt(decoder_snr_db)} here; pass "
+                  f"decoder_snr_db={meta['decoder_snr_db']!r} (CLI: --decoder-snr "
+                  f"{'effective' if meta['decoder_snr_db'] is None else meta['decoder_snr_db']})", stacklevel=3)
+
+
 def trained_snr_range_db(model: nn.Module) -> tuple[float, float] | None:
     """The channel SNR range (dB) a denoiser or consistency checkpoint was trained on (its
     ``meta["train_config"]``), or None when the checkpoint does not record it."""

@@ -50,6 +50,7 @@ def evaluate(
     desc: str = "eval",
     ratio: Fraction | str | None = None,
     receiver: DiffusionReceiver | None = None,
+    decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB,
 ) -> list[dict]:
     """One row per (image, SNR, channel draw): ``{"image", "height", "width", "snr_db", "draw", <metric>}``
     (``ms_ssim`` is None for images of at most 160 pixels per side).
@@ -59,7 +60,8 @@ def evaluate(
     reconstruction of every image is collected and, after each SNR, the worst/best by mean PSNR over the draws are
     written under ``recon_group/snr<SNR>dB``. ``ratio``: the bandwidth ratio a rate-adaptive model sends at (rows then
     carry ``"ratio"``; None = the model's own / largest ratio, :meth:`jscc_rt.pipeline.Link.__call__`). ``receiver``:
-    a diffusion receiver before the decoder (which is then conditioned on the recommended 20 dB).
+    a diffusion receiver before the decoder, which is then conditioned on ``decoder_snr_db`` (default the recommended
+    20 dB; None = the effective SNR).
     """
     for m in metrics:
         if m not in METRICS:
@@ -69,7 +71,7 @@ def evaluate(
     if not images:
         raise JsccInputError("no images to evaluate")
     link = Link(model, channel, **({} if receiver is None else {"receiver": receiver,
-                                                                "decoder_snr_db": DECODER_SNR_AFTER_DENOISING_DB}))
+                                                                "decoder_snr_db": decoder_snr_db}))
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     rows: list[dict] = []

@@ -26,7 +26,12 @@ from jscc_rt._validate import (
 )
 from jscc_rt.channel.complex_ops import abs2, cmul, conj
 from jscc_rt.channel.snr import snr_db_to_noise_var
-from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB, trained_snr_range_db, warn_outside_trained
+from jscc_rt.diffusion.receiver import (
+    DECODER_SNR_AFTER_DENOISING_DB,
+    check_decoder_conditioning,
+    trained_snr_range_db,
+    warn_outside_trained,
+)
 from jscc_rt.diffusion.schedule import NoiseSchedule
 from jscc_rt.runtime.graphs import BudgetReceiverGraph, ReceiverGraph
 from jscc_rt.kernels.tx_channel_rx.naive import expand_blocks, n_blocks
@@ -115,6 +120,7 @@ class Receiver:
             dpath = resolve_checkpoint(denoiser)
             den = load_model(dpath, expect="DenoiserConfig")
             check_denoiser_pairing(model, jpath, den, dpath)
+            check_decoder_conditioning(model, decoder_snr_db)
         sched = NoiseSchedule(**den.meta["schedule"]) if den is not None else NoiseSchedule()  # type: ignore[attr-defined]
         if den is not None:
             check_steps(steps, max_steps=sched.num_steps)

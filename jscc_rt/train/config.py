@@ -73,6 +73,9 @@ class TrainConfig:
     # what `denoise_steps` steps of this denoiser (or consistency student) output, conditioned as the receiver does
     denoiser: str | None = None
     denoise_steps: int = 1
+    # the SNR (dB) that decoder is conditioned on behind the receiver; None = the channel's effective SNR (the decoder
+    # learns what denoised latents at each SNR look like); 20 (the eager receiver's default) for runs before the field
+    decoder_snr_db: float | None = 20.0
     # "mse": the batch's image MSE; "log-mse": ln(batch MSE), so each step weighs by its relative error and the
     # small budgets of a rate-adaptive run (or the Rayleigh steps of a mixed one) no longer dominate the gradient
     loss: str = "mse"
@@ -95,6 +98,9 @@ class TrainConfig:
         if not 0.0 <= self.ema < 1.0:
             raise JsccInputError(f"ema decay {self.ema} must be in [0, 1) (0 = off; e.g. 0.999)")
         check_positive(self.lr_min, "lr_min", allow_zero=True)
+        if self.decoder_snr_db is not None and not SNR_DB_MIN <= self.decoder_snr_db <= SNR_DB_MAX:
+            raise JsccInputError(f"decoder_snr_db {self.decoder_snr_db} must be None (the effective SNR) or in "
+                                 f"[{SNR_DB_MIN}, {SNR_DB_MAX}] dB")
         if self.denoiser is not None and (not self.init or self.min_ratio is not None or self.denoise_steps < 1):
             raise JsccInputError("--denoiser fine-tunes the decoder of an --init model behind that denoiser (fixed "
                                  f"rate, --denoise-steps >= 1); got init={self.init!r}, min_ratio={self.min_ratio!r}, "

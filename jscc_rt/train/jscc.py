@@ -68,14 +68,15 @@ class LinkObjective(nn.Module):
     """
 
     def __init__(self, model: JSCCModel, channel: str, beta_kl: float, receiver: DiffusionReceiver | None = None,
-                 loss: str = "mse") -> None:
-        """``receiver``: a frozen diffusion receiver the decoder is fine-tuned behind (its output is detached);
-        ``loss``: ``"mse"`` or ``"log-mse"`` (:data:`~jscc_rt.train.config.LOSSES`)."""
+                 loss: str = "mse", decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB) -> None:
+        """``receiver``: a frozen diffusion receiver the decoder is fine-tuned behind (its output is detached), the
+        decoder conditioned on ``decoder_snr_db`` (None: the effective SNR); ``loss``: ``"mse"`` or ``"log-mse"``
+        (:data:`~jscc_rt.train.config.LOSSES`)."""
         super().__init__()
         self.loss = loss
         self.model = model
         kinds = ("awgn", "rayleigh") if channel == "mixed" else (channel,)
-        kw = {} if receiver is None else {"receiver": receiver, "decoder_snr_db": DECODER_SNR_AFTER_DENOISING_DB}
+        kw = {} if receiver is None else {"receiver": receiver, "decoder_snr_db": decoder_snr_db}
         self.links = {k: Link(model, ChannelConfig(kind=k), **kw) for k in kinds}  # type: ignore[arg-type]
         self.beta_kl = beta_kl
 
@@ -88,6 +89,10 @@ class LinkObjective(nn.Module):
             return mse.detach(), mse.clamp_min(1e-10).log()
         n_src = x.shape[1] * x.shape[2] * x.shape[3]
         return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
+
+
+def _cond_text(decoder_snr_db: float | None) -> str:
+    return "the effective SNR" if decoder_snr_db is None else f"{decoder_snr_db:g} dB"
 
 
 def _frozen_receiver(cfg: TrainConfig, model: JSCCModel) -> tuple[DiffusionReceiver, str]:
@@ -202,7 +207,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
                                  "edited or damaged; delete it to start over, or use a new --out") from e
-    objective = LinkObjective(model, cfg.channel, cfg.beta_kl, receiver, loss=cfg.loss)
+    objective = LinkObjective(model, cfg.channel, cfg.beta_kl, receiver, loss=cfg.loss, decoder_snr_db=cfg.decoder_snr_db)
     net: nn.Module = objective
     if info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(objective, device_ids=[device.index] if device.index is not None
@@ -225,7 +230,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         by_ratio = {}
         for r in val_ratios:
             rows = evaluate(eval_model, val_imgs, [cfg.val_snr_db], ChannelConfig("awgn"), seed=123,
-                            metrics=("psnr",), ratio=r, receiver=receiver)
+                            metrics=("psnr",), ratio=r, receiver=receiver, decoder_snr_db=cfg.decoder_snr_db)
             by_ratio[str(r)] = summarize(rows, ("psnr",))[0]
         res = dict(by_ratio[str(main_ratio)])
         if mcfg.rate_adaptive:
@@ -246,8 +251,9 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
                 "final": final, **({} if receiver is None else {
-                    "encoder_of_sha256": src_sha, "decoder_input": f"{cfg.denoiser} x{cfg.denoise_steps} "
-                    f"({receiver.cfg.sampler}), decoder conditioned on {DECODER_SNR_AFTER_DENOISING_DB:g} dB"})}
+                    "encoder_of_sha256": src_sha, "decoder_snr_db": cfg.decoder_snr_db,
+                    "decoder_input": f"{cfg.denoiser} x{cfg.denoise_steps} ({receiver.cfg.sampler}), decoder conditioned "
+                    f"on {_cond_text(cfg.decoder_snr_db)}"})}
         save_model(eval_model, out / "model.pt", meta=meta)
         save_state({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(),
                     "ema": ema.state_dict() if ema is not None else None,

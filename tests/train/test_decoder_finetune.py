@@ -50,3 +50,33 @@ def test_finetune_keeps_the_encoder_and_pairs_with_the_denoiser(tmp_path: Path) 
 def test_finetune_needs_an_init_model() -> None:
     with pytest.raises(JsccInputError, match="--denoiser fine-tunes the decoder of an --init model"):
         TrainConfig(denoiser="d.pt")
+
+
+def test_finetune_conditioned_on_the_effective_snr_is_recorded_and_checked(tmp_path: Path) -> None:
+    from jscc_rt import Link
+    from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
+
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16)), tmp_path / "j.pt")
+    train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8,
+                                         batch_size=4, steps=3, cd_steps=0, width=16, threads=1), tmp_path / "d",
+                    show_progress=False)
+    out = tmp_path / "ft"
+    assert main(["train", "--model", "unrolled", "--width", "16", "--init", str(tmp_path / "j.pt"),
+                 "--denoiser", str(tmp_path / "d" / "denoiser.pt"), "--decoder-snr", "effective", "--crop", "32",
+                 "--batch-size", "2", "--steps", "2", "--val-every", "2", "--val-images", "1", "--threads", "1",
+                 "--precision", "fp32", "--out", str(out), "--no-progress"]) == 0
+    ft = load_model(out / "model.pt")
+    assert ft.meta["decoder_snr_db"] is None and ft.meta["train_config"]["decoder_snr_db"] is None
+    assert "the effective SNR" in ft.meta["decoder_input"]
+    den = load_model(tmp_path / "d" / "denoiser.pt", expect="DenoiserConfig")
+    rx = DiffusionReceiver(den, NoiseSchedule(**den.meta["schedule"]), ReceiverConfig(steps=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Link(ft, receiver=rx, decoder_snr_db=None)  # as it was trained: silent
+        Link(ft)  # no receiver: the decoder alone, conditioning as trained
+    with pytest.warns(UserWarning, match=r"conditioned on the effective SNR.*conditioned on 20 dB here.*--decoder-snr "
+                                         r"effective"):
+        Link(ft, receiver=rx, decoder_snr_db=20.0)
+    with pytest.raises(JsccInputError, match="decoder_snr_db 99"):
+        TrainConfig(init="j.pt", denoiser="d.pt", decoder_snr_db=99.0)
