@@ -7,7 +7,9 @@ and crops back. Training and evaluation use this one path.
 
 With a :class:`~jscc_rt.diffusion.DiffusionReceiver`, the fused op instead writes the received latent in the
 diffusion domain at the SNR-matched step ``u`` (``alpha_bar_u = 1/(1 + sigma^2)``); the receiver denoises it in
-``steps`` sampler steps and the JSCC decoder decodes the estimate.
+``steps`` sampler steps and the JSCC decoder decodes the estimate. On a compressed link (``vae-x2``/``-x4``) the
+receiver runs after the upsampler, on the base model's latent, from the start step its ``upsampler_start`` gives
+(:mod:`jscc_rt.diffusion.upsampler_start`), and the base decoder decodes the estimate.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from jscc_rt.channel.fading import draw_rayleigh_blocks
 from jscc_rt.data.crops import crop_back, pad_to_multiple
 from jscc_rt.diffusion.receiver import DiffusionReceiver, check_decoder_conditioning
 from jscc_rt.diffusion.schedule import from_diffusion, to_diffusion
+from jscc_rt.diffusion.upsampler_start import UpsamplerStart, upsampler_start
 from jscc_rt.kernels.dispatch import TxRxOutput, tx_channel_rx
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
 from jscc_rt.models.rate import budget_channels, pad_latent
@@ -74,12 +77,14 @@ class Link:
         decoder_snr_db: float | None = None,
         impl: str | None = None,
         snr_error_db: float = 0.0,
+        upsampler_start: UpsamplerStart | None = None,
     ) -> None:
         """``decoder_snr_db``: SNR the decoder is conditioned on after diffusion denoising (None: the effective
         channel SNR, as without denoising). ``snr_error_db``: the receiver's SNR estimate minus the true SNR (dB):
         noise is drawn at the true SNR, while the decoder's conditioning, the diffusion start step and scaling use
-        the estimate (SNR-mismatch studies). Bad arguments raise :class:`~jscc_rt.JsccInputError` naming the
-        value."""
+        the estimate (SNR-mismatch studies). ``upsampler_start``: with a diffusion receiver on a compressed link,
+        how its upsampler's output becomes the start state (required there). Bad arguments raise
+        :class:`~jscc_rt.JsccInputError` naming the value."""
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
             raise JsccInputError(f"model must be a JSCC model (jscc_rt.load_model(...)), got {type(model).__name__}")
         if channel is not None and not isinstance(channel, (Channel, ChannelConfig)):
@@ -98,9 +103,15 @@ class Link:
         if err and receiver is not None and self.channel.equalizer == "mmse":
             raise JsccInputError("snr_error_db with a diffusion receiver needs the ZF equalizer (the MMSE output is "
                                  "biased by its gain); use ChannelConfig(..., equalizer='zf')")
+        self.compressed = str(getattr(model.config, "model", "")).startswith("vae-x")
         if receiver is not None:
             check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
             check_decoder_conditioning(model, self.decoder_snr_db)
+            if self.compressed and not isinstance(upsampler_start, UpsamplerStart):
+                raise JsccInputError(f"a diffusion receiver on the compressed link {model.config.model} needs "
+                                     "upsampler_start=UpsamplerStart(...) (where diffusion starts after the upsampler; "
+                                     "jscc_rt.diffusion.upsampler_start)")
+        self.upsampler_start = upsampler_start
 
     def __call__(
         self,
@@ -140,17 +151,24 @@ class Link:
                                      csi_err_var=cfg.csi_err_var, generator=generator, device=z.device, dtype=z.dtype)
             h, h_hat = d.h, d.h_hat
         rx = self.receiver
+        latent_rx = rx is not None and not self.compressed  # the receiver denoises the received latent itself
         res = tx_channel_rx(flat, snr, power=cfg.power, h=h, h_hat=h_hat, block_len=block_len,
                             csi_err_var=cfg.csi_err_var, equalizer=cfg.equalizer, generator=generator, impl=self.impl,
-                            output="equalized" if rx is None or self.snr_error_db else "diffusion")
+                            output="diffusion" if latent_rx and not self.snr_error_db else "equalized")
         if self.snr_error_db:  # the receiver believes the SNR is off by snr_error_db
-            res = _believed(res, self.snr_error_db, cfg.power, to_diffusion_domain=rx is not None)
+            res = _believed(res, self.snr_error_db, cfg.power, to_diffusion_domain=latent_rx)
             snr = snr + self.snr_error_db
         if rx is None and adaptive:
             c = torch.full_like(res.snr_eff_db, sent)
             rec = m.decoder(pad_latent(res.out.reshape(z.shape), m.config.latent_channels), res.snr_eff_db, channels=c)
         elif rx is None:
             rec = m.decoder(res.out.reshape(z.shape), res.snr_eff_db)
+        elif self.compressed:  # diffusion after the upsampler, on the base latent, then the base decoder
+            mu, logvar = m.decoder.posterior(res.out.reshape(z.shape), res.snr_eff_db)
+            x_u, ab = upsampler_start(mu, logvar, res.snr_eff_db, self.upsampler_start, cfg.power)  # type: ignore[arg-type]
+            x0 = rx.denoise(x_u, ab, snr, generator=generator)
+            cond = res.snr_eff_db if self.decoder_snr_db is None else torch.full_like(res.snr_eff_db, self.decoder_snr_db)
+            rec = m.decoder.base(from_diffusion(x0, cfg.power), cond)
         else:
             x0 = rx.denoise(res.out.reshape(z.shape), res.alpha_bar, snr, generator=generator)
             cond = res.snr_eff_db if self.decoder_snr_db is None else torch.full_like(res.snr_eff_db, self.decoder_snr_db)

@@ -81,7 +81,8 @@ def test_diffusion_train_simulate_and_eval(tmp_path: Path, monkeypatch: pytest.M
                  "--cm-steps", "1", "--noise-start-steps", "1", "--max-images", "1", "--out", str(tmp_path / "ev"),
                  "--no-progress"]) == 0
     out = json.loads((tmp_path / "ev" / "diffusion.json").read_text())
-    assert [r["receiver"] for r in out] == ["decoder", "ddim", "consistency", "ddim-from-noise", "mean-latent"]
+    assert [r["receiver"] for r in out] == ["decoder", "decoder-cond", "ddim", "consistency", "ddim-from-noise",
+                                              "mean-latent"]
     latent_mean = json.loads((d / "denoiser.json").read_text())["meta"]["latent_mean"]
     assert len(latent_mean) == 24 and all(abs(v) < 5 for v in latent_mean)
     assert main(["simulate", "--model", str(tmp_path / "jscc.pt"), "--denoiser", str(d / "denoiser.pt"),

@@ -65,11 +65,18 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cm-eta", type=float, nargs="+", default=[0.0],
                    help="consistency re-noising: 0 deterministic (default), 1 fresh noise (Song et al.); several "
                         "values run the ablation")
-    p.add_argument("--noise-start-steps", type=int, nargs="*", default=[16])
+    p.add_argument("--noise-start-steps", type=int, nargs="*", default=None,
+                   help="DDIM steps from pure noise, the prior's health check (default 16; none on a compressed link)")
     p.add_argument("--snr-error", type=float, nargs="+", default=[0.0],
                    help="receiver SNR estimate minus the true SNR (dB), e.g. -3 0 3: every receiver runs at each")
     p.add_argument("--csi-err-var", type=float, default=0.0, help="Rayleigh: channel-estimate error variance")
     p.add_argument("--block-len", type=int, default=None, help="Rayleigh: symbols per fading block (default: one coefficient per image)")
+    p.add_argument("--upsampler-start", nargs="+", choices=("calibrated", "upsampler"), default=["calibrated"],
+                   help="compressed link (vae-x2/-x4): where diffusion starts after the upsampler; 'calibrated' = its "
+                        "error variance measured per SNR on --calib-data, 'upsampler' = its own log-variance; both "
+                        "run the ablation")
+    p.add_argument("--calib-data", default=None,
+                   help="training photos the calibrated start is measured on (e.g. ../shared/data/photos)")
     add_decoder_snr(p)
     add_image_args(p)
     p.add_argument("--seed", type=int, default=0)
@@ -86,7 +93,7 @@ def _cmd_diffusion(a: argparse.Namespace) -> int:
                               max_images=a.max_images, seed=a.seed, decoder_snr_db=a.decoder_snr,
                               show_progress=not a.no_progress, max_pixels=a.max_pixels, save_recon=a.save_recon,
                               snr_errors_db=a.snr_error, csi_err_var=a.csi_err_var, block_len=a.block_len,
-                              cm_etas=a.cm_eta,
+                              cm_etas=a.cm_eta, upsampler_starts=a.upsampler_start, calib_data=a.calib_data,
                               out=a.out)
     return emit(a.out, "diffusion", rows, diffusion_markdown(rows))
 

@@ -18,6 +18,7 @@ from jscc_rt.eval.evaluate import metric, snr_dir
 from jscc_rt.diffusion import DiffusionReceiver, ReceiverConfig
 from jscc_rt.diffusion.receiver import DECODER_SNR_AFTER_DENOISING_DB
 from jscc_rt.diffusion.schedule import from_diffusion
+from jscc_rt.diffusion.upsampler_start import START_VARIANCES, UpsamplerStart
 from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import psnr
@@ -30,10 +31,14 @@ from jscc_rt.pipeline import Link
 def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, channel: str = "awgn",
                block_len: int | None = None, csi_err_var: float = 0.0, equalizer: str = "zf", start: str = "matched",
                decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB, snr_error_db: float = 0.0,
-               eta: float = 0.0) -> Link:
-    """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone.
+               eta: float = 0.0, upsampler_start: UpsamplerStart | None = None,
+               conditioned_decoder: bool = False) -> Link:
+    """A :class:`Link` from checkpoint names/paths; no denoiser (or ``steps == 0``) gives the decoder alone,
+    conditioned on the effective SNR, or with ``conditioned_decoder`` (and a denoiser) on ``decoder_snr_db`` as after
+    denoising: a zero-step receiver, the baseline that isolates what the denoising steps add.
     ``snr_error_db``: the receiver's SNR estimate minus the true SNR (:class:`~jscc_rt.pipeline.Link`); ``eta``: the
-    sampler's (:class:`~jscc_rt.diffusion.ReceiverConfig`).
+    sampler's (:class:`~jscc_rt.diffusion.ReceiverConfig`); ``upsampler_start``: on a compressed link, where diffusion
+    starts after its upsampler (:mod:`jscc_rt.diffusion.upsampler_start`).
 
     A denoiser whose latent channels differ from the JSCC model's raises :class:`~jscc_rt.JsccInputError`; one
     trained on another JSCC checkpoint with the same latent shape warns, naming both sha256."""
@@ -41,7 +46,7 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
     jpath = resolve_checkpoint(model)
     jscc = load_model(jpath)
     ch = ChannelConfig(kind=channel, block_len=block_len, csi_err_var=csi_err_var, equalizer=equalizer)  # type: ignore[arg-type]
-    if denoiser is None or steps == 0:
+    if denoiser is None or (steps == 0 and not conditioned_decoder):
         return Link(jscc, ch, snr_error_db=snr_error_db)
     dpath = resolve_checkpoint(denoiser)
     den = load_model(dpath, expect="DenoiserConfig")
@@ -51,7 +56,8 @@ def build_link(model: str, denoiser: str | None, sampler: str, steps: int, *, ch
     sched = NoiseSchedule(**den.meta["schedule"])  # type: ignore[attr-defined]
     rx = DiffusionReceiver(den, sched, ReceiverConfig(sampler=sampler, steps=steps, start=start,  # type: ignore[arg-type]
                                                       eta=eta))
-    return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db, snr_error_db=snr_error_db)
+    return Link(jscc, ch, receiver=rx, decoder_snr_db=decoder_snr_db, snr_error_db=snr_error_db,
+                upsampler_start=upsampler_start)
 
 
 class MeanLatentLink:
@@ -134,38 +140,57 @@ def eval_link(link: Link | MeanLatentLink, data: str | None, snrs: Sequence[floa
 
 def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None, *, data: str | None,
                        snrs: Sequence[float], ddim_steps: Sequence[int], cm_steps: Sequence[int],
-                       noise_start_steps: Sequence[int], channel: str = "awgn", max_images: int | None = None,
+                       noise_start_steps: Sequence[int] | None = None, channel: str = "awgn",
+                       max_images: int | None = None,
                        seed: int = 0, decoder_snr_db: float | None = DECODER_SNR_AFTER_DENOISING_DB,
                        show_progress: bool = True,
                        max_pixels: int | None = DEFAULT_MAX_PIXELS, save_recon: int = 0,
                        out: str | None = None, snr_errors_db: Sequence[float] = (0.0,), csi_err_var: float = 0.0,
-                       block_len: int | None = None, cm_etas: Sequence[float] = (0.0,)) -> list[dict]:
+                       block_len: int | None = None, cm_etas: Sequence[float] = (0.0,),
+                       upsampler_starts: Sequence[str] = ("calibrated",), calib_data: str | None = None) -> list[dict]:
     """Rows ``{"model", "receiver", "steps", "start", "channel", "snr_error_db", "csi_err_var", "snr_db", "psnr", "ms_ssim",
     "lpips", "latency_ms", "images", ...}``.
 
-    Consistency receivers run once per re-noising ``eta`` in ``cm_etas`` (0 deterministic, 1 fresh noise; rows carry
+    With a denoiser and a fixed ``decoder_snr_db``, a ``"decoder-cond"`` row decodes without denoising but with the
+    decoder conditioned as after it (a zero-step receiver): the difference to it is what the steps add, apart from the
+    conditioning. Consistency receivers run once per re-noising ``eta`` in ``cm_etas`` (0 deterministic, 1 fresh noise; rows carry
     ``"eta"``). Every receiver plan runs once per receiver SNR error in ``snr_errors_db`` (estimate minus truth, dB); a Rayleigh
     ``channel`` takes ``block_len`` and the CSI error variance ``csi_err_var`` (the effective noise, and so the
     start step, include it). Every argument, checkpoint pairing and image is checked before the first image runs;
     ``save_recon`` N writes the N worst / best reconstructions per receiver and SNR to
-    ``out/recon/<receiver>-<steps>-<start>/``."""
+    ``out/recon/<receiver>-<steps>-<start>/``.
+
+    On a compressed link (``vae-x2``/``-x4``) the receivers run after its upsampler, once per start in
+    ``upsampler_starts`` (:data:`~jscc_rt.diffusion.upsampler_start.START_VARIANCES`; rows' ``start`` is
+    ``"upsampler-calibrated"`` or ``"upsampler-var"``); the calibrated start is measured first on the images of ``calib_data`` (the training
+    photos; rows carry the table as ``"upsampler_calibration"``)."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
+    if noise_start_steps is None:  # the default: 16 steps on a plain link, none on a compressed one
+        compressed = str(load_model(resolve_checkpoint(model)).config.model).startswith("vae-x")
+        noise_start_steps = () if compressed else (16,)
     for n in (*ddim_steps, *cm_steps, *noise_start_steps):
         check_steps(n)
     n_recon = check_save_recon(save_recon, out)
     for eta in cm_etas:
         if not 0.0 <= eta <= 1.0:
             raise JsccInputError(f"consistency eta must lie in [0, 1], got {eta}")
+    starts, calibration = _upsampler_starts(model, bool(denoiser or consistency), upsampler_starts, calib_data,
+                                            noise_start_steps, seed)
     plans: list[tuple[str, str | None, str, int, str, float]] = [("decoder", None, "ddim", 0, "matched", 0.0)]
-    plans += [("ddim", denoiser, "ddim", n, "matched", 0.0) for n in ddim_steps if denoiser]
-    plans += [("consistency", consistency, "consistency", n, "matched", eta) for eta in cm_etas for n in cm_steps
-              if consistency]
+    if decoder_snr_db is not None and (denoiser or consistency):  # the decoder conditioned as after denoising
+        plans.append(("decoder-cond", denoiser or consistency, "ddim" if denoiser else "consistency", 0, next(iter(starts)),
+                      0.0))
+    for label in starts:
+        plans += [("ddim", denoiser, "ddim", n, label, 0.0) for n in ddim_steps if denoiser]
+        plans += [("consistency", consistency, "consistency", n, label, eta) for eta in cm_etas for n in cm_steps
+                  if consistency]
     plans += [("ddim-from-noise", denoiser, "ddim", n, "noise", 0.0) for n in noise_start_steps if denoiser]
     jobs = [(p, e) for e in snr_errors_db for p in plans]
     links: list[Link | MeanLatentLink] = [
-        build_link(model, ck, sampler, steps, channel=channel, start=start, decoder_snr_db=decoder_snr_db,
-                   snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len, eta=eta)
-        for (_, ck, sampler, steps, start, eta), err in jobs]
+        build_link(model, ck, sampler, steps, channel=channel, start="noise" if start == "noise" else "matched",
+                   decoder_snr_db=decoder_snr_db, snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len,
+                   eta=eta, upsampler_start=starts.get(start), conditioned_decoder=name == "decoder-cond")
+        for (name, ck, sampler, steps, start, eta), err in jobs]
     latent_mean = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").meta.get(  # type: ignore[attr-defined]
         "latent_mean") if denoiser and noise_start_steps else None
     if latent_mean is not None:  # the pure-noise start's reference: the prior's health check
@@ -181,8 +206,39 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                            recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
             rows.append({"model": Path(str(resolve_checkpoint(model))).stem, "receiver": name, "steps": steps,
                          "start": start, "eta": eta, "channel": channel, "snr_error_db": err,
-                         "csi_err_var": csi_err_var, **r})
+                         "csi_err_var": csi_err_var, **r,
+                         **({"upsampler_calibration": calibration} if start == "upsampler-calibrated" else {})})
     return rows
+
+
+def _upsampler_starts(model: str, diffusion: bool, kinds: Sequence[str], calib_data: str | None,
+                      noise_start_steps: Sequence[int], seed: int) -> tuple[dict[str, UpsamplerStart | None], list]:
+    """The start labels of the diffusion plans: ``{"matched": None}``, or on a compressed link one
+    ``"upsampler-calibrated"`` / ``"upsampler-var"`` per kind (the calibrated one measured on ``calib_data``), plus the calibration rows."""
+    jscc = load_model(resolve_checkpoint(model))
+    if not diffusion or not str(jscc.config.model).startswith("vae-x"):
+        return {"matched": None}, []
+    bad = [k for k in kinds if k not in START_VARIANCES]
+    if bad or not kinds:
+        raise JsccInputError(f"upsampler starts must be among {', '.join(START_VARIANCES)}, got {list(kinds)}")
+    if noise_start_steps:
+        raise JsccInputError(f"--noise-start-steps {list(noise_start_steps)}: the pure-noise start runs on the base "
+                             f"model's own link; evaluate it there (--model {jscc.config.base.model} checkpoint)")
+    starts: dict[str, UpsamplerStart | None] = {}
+    rows: list = []
+    for kind in dict.fromkeys(kinds):
+        if kind == "upsampler":
+            starts["upsampler-var"] = UpsamplerStart("upsampler")
+            continue
+        if calib_data is None:
+            raise JsccInputError(f"the calibrated diffusion start of the compressed link {jscc.config.model} is "
+                                 "measured on training photos: pass --calib-data (e.g. ../shared/data/photos), or "
+                                 "--upsampler-start upsampler")
+        from jscc_rt.eval.upsampler_calibration import calibrate_upsampler
+
+        _, imgs = eval_images(calib_data, min_side=128)
+        starts["upsampler-calibrated"], rows = calibrate_upsampler(jscc, [t for _, t in imgs], seed=seed)
+    return starts, rows
 
 
 def diffusion_markdown(rows: Sequence[dict]) -> str:

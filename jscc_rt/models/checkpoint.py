@@ -164,8 +164,12 @@ def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torc
     """The denoiser must work on the JSCC model's latents: an error when the latent channel counts differ; with
     ``check_hash`` and ``jscc_path`` a file, a warning naming both sha256 when they match but the denoiser's metadata
     says it was trained on another JSCC checkpoint's latents (a checkpoint whose ``meta["encoder_of_sha256"]`` names
-    the denoiser's JSCC checkpoint has that checkpoint's encoder: no warning)."""
-    c_jscc = jscc.config.latent_channels  # type: ignore[attr-defined]
+    the denoiser's JSCC checkpoint has that checkpoint's encoder: no warning). A compressed link (``vae-x2``/``-x4``)
+    pairs with its base model's denoiser: diffusion runs after its upsampler, on the base latent
+    (``meta["base_sha256"]`` names the base checkpoint)."""
+    base = getattr(jscc, "base", None)
+    compressed = base is not None and str(getattr(jscc.config, "model", "")).startswith("vae-x")  # type: ignore[attr-defined]
+    c_jscc = (base if compressed else jscc).config.latent_channels  # type: ignore[union-attr,attr-defined]
     c_den = denoiser.config.latent_channels  # type: ignore[attr-defined]
     if c_den != c_jscc:
         dn = "" if denoiser_path is None else f" {str(denoiser_path)!r}"
@@ -177,8 +181,11 @@ def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torc
     if want is None or not check_hash or jscc_path is None:
         return
     have = file_sha256(jscc_path)
-    if want == getattr(jscc, "meta", {}).get("encoder_of_sha256"):
+    meta = getattr(jscc, "meta", {})
+    if want == meta.get("encoder_of_sha256"):
         return  # a decoder fine-tuned behind this denoiser: same encoder, so the same latents
+    if compressed and want == meta.get("base_sha256"):
+        return  # the denoiser of this compressed link's base model
     if want != have:
         warnings.warn(
             f"denoiser {str(denoiser_path)!r} was trained on the latents of another JSCC checkpoint (sha256 {want}) "

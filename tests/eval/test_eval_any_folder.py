@@ -125,8 +125,10 @@ def test_diffusion_eval_runs_the_eta_and_snr_error_ablations(monkeypatch: pytest
                               snr_errors_db=[0.0, 3.0], cm_etas=[0.0, 1.0])
     key = lambda r: (r["receiver"], r["eta"], r["snr_error_db"])  # noqa: E731
     got = {key(r): r["psnr"] for r in rows}
-    assert sorted(got) == sorted([("decoder", 0.0, 0.0), ("consistency", 0.0, 0.0), ("consistency", 1.0, 0.0),
-                                  ("decoder", 0.0, 3.0), ("consistency", 0.0, 3.0), ("consistency", 1.0, 3.0)])
+    assert sorted(got) == sorted([("decoder", 0.0, 0.0), ("decoder-cond", 0.0, 0.0), ("consistency", 0.0, 0.0),
+                                  ("consistency", 1.0, 0.0), ("decoder", 0.0, 3.0), ("decoder-cond", 0.0, 3.0),
+                                  ("consistency", 0.0, 3.0), ("consistency", 1.0, 3.0)])
+    assert got[("decoder-cond", 0.0, 0.0)] != got[("decoder", 0.0, 0.0)]  # conditioned on 20 dB, not on 5 dB
     assert all(r["model"] == "vae-1_16" for r in rows)
     assert got[("consistency", 0.0, 0.0)] != got[("consistency", 1.0, 0.0)]
     assert got[("decoder", 0.0, 0.0)] != got[("decoder", 0.0, 3.0)]
