@@ -79,6 +79,14 @@ train-unrolled-w128-1_64-1_4-stage2: $(STAMP)
 train-diffusion-unrolled-w128-1_16: $(STAMP)
 	$(JR) train diffusion --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-flagship --no-progress $(RESUME)
 
+# its consistency student, distilled from that denoiser (--teacher, --steps 0: distillation only; the same latent set),
+# then tuned on the receiver's own 1-, 2- and 4-step plans (#16: a student that improves with steps); resumable
+DIFF_LATENTS = --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --seed 0 --threads 2 --precision bf16 --channels-last --no-progress
+train-consistency-unrolled-w128-1_16: $(STAMP)
+	$(JR) train diffusion $(DIFF_LATENTS) --teacher train/checkpoints/diffusion-flagship/denoiser.pt --steps 0 --cd-steps 3000 --batch-size 32 --ckpt-every 250 --out train/checkpoints/consistency-flagship $(RESUME)
+train-receiver-unrolled-w128-1_16: $(STAMP)
+	$(JR) train receiver $(DIFF_LATENTS) --student train/checkpoints/consistency-flagship/consistency.pt --plan-steps 1,2,4 --batch-size 16 --steps 2000 --lr 2e-5 --ckpt-every 250 --val-every 250 --out train/checkpoints/receiver-flagship $(RESUME)
+
 # the flagship's decoder fine-tuned behind that denoiser (#16: the decoder sees what the receiver feeds it): encoder and
 # denoiser frozen, DDIM with STEPS sampler steps (default 1) from the SNR-matched start, the decoder conditioned on
 # the effective SNR (evaluate with --decoder-snr effective); resumable
