@@ -23,12 +23,17 @@ def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JSCC_DATA", raising=False)
 
 
-def test_finetune_keeps_the_encoder_and_pairs_with_the_denoiser(tmp_path: Path) -> None:
+def _model_and_denoiser(tmp_path: Path, cd_steps: int) -> None:
+    """A small unrolled model ``j.pt`` and its denoiser (and student, with ``cd_steps``) in ``d/``."""
     torch.manual_seed(0)
     save_model(JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16)), tmp_path / "j.pt")
     train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8,
-                                         batch_size=4, steps=3, cd_steps=2, width=16, threads=1), tmp_path / "d",
+                                         batch_size=4, steps=3, cd_steps=cd_steps, width=16, threads=1), tmp_path / "d",
                     show_progress=False)
+
+
+def test_finetune_keeps_the_encoder_and_pairs_with_the_denoiser(tmp_path: Path) -> None:
+    _model_and_denoiser(tmp_path, cd_steps=2)
     for den in ("denoiser.pt", "consistency.pt"):
         out = tmp_path / f"ft-{den[:-3]}"
         assert main(["train", "--model", "unrolled", "--width", "16", "--init", str(tmp_path / "j.pt"),
@@ -56,11 +61,7 @@ def test_finetune_conditioned_on_the_effective_snr_is_recorded_and_checked(tmp_p
     from jscc_rt import Link
     from jscc_rt.diffusion import DiffusionReceiver, NoiseSchedule, ReceiverConfig
 
-    torch.manual_seed(0)
-    save_model(JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16)), tmp_path / "j.pt")
-    train_diffusion(DiffusionTrainConfig(jscc=str(tmp_path / "j.pt"), crop=64, n_latents=16, latent_crop=8,
-                                         batch_size=4, steps=3, cd_steps=0, width=16, threads=1), tmp_path / "d",
-                    show_progress=False)
+    _model_and_denoiser(tmp_path, cd_steps=0)
     out = tmp_path / "ft"
     assert main(["train", "--model", "unrolled", "--width", "16", "--init", str(tmp_path / "j.pt"),
                  "--denoiser", str(tmp_path / "d" / "denoiser.pt"), "--decoder-snr", "effective", "--crop", "32",
