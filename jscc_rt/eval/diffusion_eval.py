@@ -165,8 +165,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
 
     On a compressed link (``vae-x2``/``-x4``) the receivers run after its upsampler, once per start in
     ``upsampler_starts`` (:data:`~jscc_rt.diffusion.upsampler_start.START_VARIANCES`; rows' ``start`` is
-    ``"upsampler-calibrated"`` or ``"upsampler-var"``); the calibrated start is measured first on the images of ``calib_data`` (the training
-    photos; rows carry the table as ``"upsampler_calibration"``)."""
+    ``"upsampler-calibrated"`` or ``"upsampler-var"``); the calibrated start is measured first on the images of
+    ``calib_data`` (the training photos; rows carry the table as ``"upsampler_calibration"``)."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     if noise_start_steps is None:  # the default: 16 steps on a plain link, none on a compressed one
         compressed = str(load_model(resolve_checkpoint(model)).config.model).startswith("vae-x")
@@ -217,7 +217,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
 def _upsampler_starts(model: str, diffusion: bool, kinds: Sequence[str], calib_data: str | None,
                       noise_start_steps: Sequence[int], seed: int) -> tuple[dict[str, UpsamplerStart | None], list]:
     """The start labels of the diffusion plans: ``{"matched": None}``, or on a compressed link one
-    ``"upsampler-calibrated"`` / ``"upsampler-var"`` per kind (the calibrated one measured on ``calib_data``), plus the calibration rows."""
+    ``"upsampler-calibrated"`` / ``"upsampler-var"`` per kind (the calibrated one measured on ``calib_data``), plus
+    the calibration rows."""
     jscc = load_model(resolve_checkpoint(model))
     if not diffusion or not str(jscc.config.model).startswith("vae-x"):
         return {"matched": None}, []

@@ -51,8 +51,8 @@ def calibrate_upsampler(model: torch.nn.Module, images: Sequence[torch.Tensor], 
             x = sampler.sample()[: n_crops - done]
             s = torch.full((x.shape[0],), snr)
             res = link(x, s, generator=g)
-            mu, logvar = model.decoder.posterior(res.received.reshape(x.shape[0], -1, *_latent_grid(model, x)),  # type: ignore[union-attr,operator]
-                                                 res.snr_eff_db)
+            y = res.received.reshape(x.shape[0], -1, *_latent_grid(model, x))
+            mu, logvar = model.decoder.posterior(y, res.snr_eff_db)  # type: ignore[union-attr,operator]
             x0 = to_diffusion(model.base.transmit_latent(x, s, power), power)  # type: ignore[union-attr,operator]
             m = to_diffusion(mu, power)
             err += float((m - x0).double().square().sum())
