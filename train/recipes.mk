@@ -73,6 +73,12 @@ RA2_ARGS = $(subst --init unrolled-w128-1_16,--init train/checkpoints/rate-adapt
 train-unrolled-w128-1_64-1_4-stage2: $(STAMP)
 	$(JR) train $(RA2_ARGS) --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 12000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-2 --no-progress $(RESUME)
 
+# its third stage: the shipped (stage-2) weights deepened by two residual synthesis blocks at H/4 (--decoder-blocks 2,
+# seeded as the identity by deepen_from), log-MSE, 12000 steps; resumable
+RA3_ARGS = $(subst --init unrolled-w128-1_16,--init unrolled-w128-1_64-1_4,$(RA_ARGS))
+train-unrolled-w128-1_64-1_4-stage3: $(STAMP)
+	$(JR) train $(RA3_ARGS) --decoder-blocks 2 --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 12000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-3 --no-progress $(RESUME)
+
 # the flagship's latent denoiser (#16; its consistency student is distilled from it in a run of its own): 8000 latents
 # of 256-pixel crops of the training photos at -5..20 dB, 30000 steps, bf16; hours, resumable
 # (make train-diffusion-unrolled-w128-1_16 RESUME=--resume; the latent set is rebuilt from the seed on resume)
