@@ -27,6 +27,7 @@ from jscc_rt.diffusion.receiver import DiffusionReceiver, check_decoder_conditio
 from jscc_rt.diffusion.schedule import from_diffusion, to_diffusion
 from jscc_rt.diffusion.upsampler_start import UpsamplerStart, upsampler_start
 from jscc_rt.kernels.dispatch import TxRxOutput, tx_channel_rx
+from jscc_rt.models.compress import is_compressed_link
 from jscc_rt.models.jscc import JSCCModel, check_image_batch
 from jscc_rt.models.rate import budget_channels, pad_latent
 
@@ -103,7 +104,7 @@ class Link:
         if err and receiver is not None and self.channel.equalizer == "mmse":
             raise JsccInputError("snr_error_db with a diffusion receiver needs the ZF equalizer (the MMSE output is "
                                  "biased by its gain); use ChannelConfig(..., equalizer='zf')")
-        self.compressed = str(getattr(model.config, "model", "")).startswith("vae-x")
+        self.compressed = is_compressed_link(model)
         if receiver is not None:
             check_denoiser_pairing(model, None, receiver.model, None, check_hash=False)
             check_decoder_conditioning(model, self.decoder_snr_db)

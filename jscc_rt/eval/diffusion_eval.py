@@ -24,6 +24,7 @@ from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.metrics import psnr
 from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
+from jscc_rt.models.compress import is_compressed_link
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.pipeline import Link
 
@@ -169,7 +170,7 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
     ``calib_data`` (the training photos; rows carry the table as ``"upsampler_calibration"``)."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     if noise_start_steps is None:  # the default: 16 steps on a plain link, none on a compressed one
-        compressed = str(load_model(resolve_checkpoint(model)).config.model).startswith("vae-x")
+        compressed = is_compressed_link(load_model(resolve_checkpoint(model)))
         noise_start_steps = () if compressed else (16,)
     for n in (*ddim_steps, *cm_steps, *noise_start_steps):
         check_steps(n)
@@ -220,7 +221,7 @@ def _upsampler_starts(model: str, diffusion: bool, kinds: Sequence[str], calib_d
     ``"upsampler-calibrated"`` / ``"upsampler-var"`` per kind (the calibrated one measured on ``calib_data``), plus
     the calibration rows."""
     jscc = load_model(resolve_checkpoint(model))
-    if not diffusion or not str(jscc.config.model).startswith("vae-x"):
+    if not diffusion or not is_compressed_link(jscc):
         return {"matched": None}, []
     bad = [k for k in kinds if k not in START_VARIANCES]
     if bad or not kinds:

@@ -18,6 +18,7 @@ from jscc_rt.channel import ChannelConfig
 from jscc_rt.data.crops import RandomCropSampler
 from jscc_rt.diffusion.schedule import to_diffusion
 from jscc_rt.diffusion.upsampler_start import UpsamplerStart
+from jscc_rt.models.compress import is_compressed_link
 from jscc_rt.pipeline import Link
 
 #: SNRs (dB) of the default calibration table: the denoisers' training range in 5 dB steps.
@@ -31,7 +32,7 @@ def calibrate_upsampler(model: torch.nn.Module, images: Sequence[torch.Tensor], 
     """``(UpsamplerStart("calibrated", table), rows)`` for the compressed link ``model`` (a ``vae-x2``/``-x4``
     :class:`~jscc_rt.models.compress.CompressedJSCC`), from ``n_crops`` random ``crop``-pixel crops of ``images``
     ``(3, H, W)`` in [0, 1] per SNR (seeded; AWGN). ``rows``: ``{"snr_db", "v", "v_upsampler"}`` per SNR."""
-    if not str(getattr(getattr(model, "config", None), "model", "")).startswith("vae-x"):
+    if not is_compressed_link(model):
         raise JsccInputError(f"upsampler calibration needs a compressed link (vae-x2 / vae-x4), got "
                              f"{getattr(getattr(model, 'config', None), 'model', type(model).__name__)!r}")
     snrs = [float(s) for s in check_snr_db(list(snrs_db), len(snrs_db), name="snrs_db")]

@@ -167,9 +167,10 @@ def check_denoiser_pairing(jscc: torch.nn.Module, jscc_path: Any, denoiser: torc
     the denoiser's JSCC checkpoint has that checkpoint's encoder: no warning). A compressed link (``vae-x2``/``-x4``)
     pairs with its base model's denoiser: diffusion runs after its upsampler, on the base latent
     (``meta["base_sha256"]`` names the base checkpoint)."""
-    base = getattr(jscc, "base", None)
-    compressed = base is not None and str(getattr(jscc.config, "model", "")).startswith("vae-x")  # type: ignore[attr-defined]
-    c_jscc = (base if compressed else jscc).config.latent_channels  # type: ignore[union-attr,attr-defined]
+    from jscc_rt.models.compress import is_compressed_link
+
+    compressed = is_compressed_link(jscc)
+    c_jscc = (jscc.base if compressed else jscc).config.latent_channels  # type: ignore[union-attr,attr-defined]
     c_den = denoiser.config.latent_channels  # type: ignore[attr-defined]
     if c_den != c_jscc:
         dn = "" if denoiser_path is None else f" {str(denoiser_path)!r}"

@@ -135,6 +135,11 @@ class CompressedJSCC(nn.Module):
         return self.down(mu, snr_db), None
 
 
+def is_compressed_link(model: object) -> bool:
+    """Whether ``model`` is a compressed link (:class:`CompressedJSCC`, ``vae-x2`` / ``vae-x4``)."""
+    return isinstance(getattr(model, "config", None), CompressConfig)
+
+
 def gaussian_kl(mu1: torch.Tensor, logvar1: torch.Tensor, mu2: torch.Tensor, logvar2: torch.Tensor) -> torch.Tensor:
     """``KL(N(mu1, e^logvar1) || N(mu2, e^logvar2))`` per element."""
     return 0.5 * (logvar2 - logvar1 + (torch.exp(logvar1) + (mu1 - mu2).square()) / torch.exp(logvar2) - 1.0)
