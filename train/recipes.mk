@@ -85,6 +85,11 @@ train-unrolled-w128-1_64-1_4-stage3: $(STAMP)
 train-diffusion-unrolled-w128-1_16: $(STAMP)
 	$(JR) train diffusion --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-flagship --no-progress $(RESUME)
 
+# the flagship-length denoiser of `vae-1_16` (#16 3a: the prior behind the x2/x4 compressed links, which decode
+# through vae-1_16's latent): the same recipe as the flagship's denoiser; resumable
+train-diffusion-vae-1_16-long: $(STAMP)
+	$(JR) train diffusion --jscc vae-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-vae-1_16 --no-progress $(RESUME)
+
 # its consistency student, distilled from that denoiser (--teacher, --steps 0: distillation only; the same latent set),
 # then tuned on the receiver's own 1-, 2- and 4-step plans (#16: a student that improves with steps); resumable
 DIFF_LATENTS = --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --seed 0 --threads 2 --precision bf16 --channels-last --no-progress
