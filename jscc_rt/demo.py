@@ -3,8 +3,9 @@
 1. Link simulation summary (AWGN and Rayleigh fast fading, BER vs theory).
 2. The shipped Deep JSCC model on the embedded images over AWGN and Rayleigh block fading: PSNR / SSIM / MS-SSIM vs
    SNR, a plot, and reconstructions.
-3. A small latency-quality Pareto sweep of the diffusion receiver (VAE-JSCC 1/16 + denoiser + consistency student):
-   steps {0, 1, 2, 4} x {DDIM, consistency} x {torch, onnxruntime} x SNR {0, 10} dB, plot and table.
+3. A small latency-quality Pareto sweep of the flagship's diffusion receivers (the flagship's decoder fine-tuned behind
+   its denoiser + the denoiser / the consistency student, decoder conditioned on the effective SNR) beside the flagship
+   decoder alone: steps {0, 1, 2, 4} x {DDIM, consistency} x {torch, openvino-bf16} x SNR {0, 10} dB, plot and table.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from jscc_rt.models.registry import shipped_weights
 from jscc_rt.sim import simulate_link
 
 DEMO_MODEL = "deepjscc-res-1_16"
-DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY = "vae-1_16", "denoiser-vae-1_16", "consistency-vae-1_16"
+FLAGSHIP = "unrolled-w128-1_16"
+DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY = (f"{FLAGSHIP}-behind-ddim1", f"denoiser-{FLAGSHIP}",
+                                               f"consistency-{FLAGSHIP}")
 
 
 def _print_sim(channel: str, block_len: int | None) -> None:
@@ -58,12 +61,14 @@ def run_demo(out: str | Path) -> int:
             rec = link(img[None], snr, generator=torch.Generator().manual_seed(0)).images[0]
             save_image(rec.clamp(0, 1), out / f"{name}_awgn_{snr:g}dB.png")
     save_image(img, out / f"{name}_original.png")
-    if {DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY} <= have:
+    if {FLAGSHIP, DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY} <= have:
         from jscc_rt.bench.pareto import run_pareto, write_outputs
 
-        print(f"\n== diffusion receiver Pareto sweep ({DIFF_MODEL} + {DIFF_DENOISER} / {DIFF_CONSISTENCY}) ==")
+        print(f"\n== diffusion receiver Pareto sweep ({DIFF_MODEL} + {DIFF_DENOISER} / {DIFF_CONSISTENCY}; "
+              f"{FLAGSHIP} decoder alone) ==")
         res = run_pareto(DIFF_MODEL, DIFF_DENOISER, DIFF_CONSISTENCY, data=None, steps=(0, 1, 2, 4),
-                         backends=("torch", "onnxruntime"), snrs=(0.0, 10.0), iters=20, decoder_snr_db=20.0,
+                         backends=("torch", "openvino-bf16"), snrs=(0.0, 10.0), iters=10, decoder_snr_db=None,
+                         extra_models=(FLAGSHIP,), latency_snr=0.0,
                          progress=lambda s: print(f"  {s}", file=sys.stderr))
         print(write_outputs(res, out / "pareto"))
     print(f"\nwrote {out}/ (psnr_vs_snr.png, table.md, results.json, reconstructions of {name!r}, pareto/) "
