@@ -71,10 +71,12 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
                    help="receiver SNR estimate minus the true SNR (dB), e.g. -3 0 3: every receiver runs at each")
     p.add_argument("--csi-err-var", type=float, default=0.0, help="Rayleigh: channel-estimate error variance")
     p.add_argument("--block-len", type=int, default=None, help="Rayleigh: symbols per fading block (default: one coefficient per image)")
-    p.add_argument("--upsampler-start", nargs="+", choices=("calibrated", "upsampler"), default=["calibrated"],
+    p.add_argument("--upsampler-start", nargs="+", choices=("calibrated", "upsampler", "forward"),
+                   default=["calibrated"],
                    help="compressed link (vae-x2/-x4): where diffusion starts after the upsampler; 'calibrated' = its "
-                        "error variance measured per SNR on --calib-data, 'upsampler' = its own log-variance; both "
-                        "run the ablation")
+                        "error variance measured per SNR on --calib-data, 'forward' = the upsampler fitted there as a "
+                        "forward channel m = c x0 + w (divided by c, noise Var(w)/c^2), 'upsampler' = its own "
+                        "log-variance; several run the ablation")
     p.add_argument("--calib-data", default=None,
                    help="training photos the calibrated start is measured on (e.g. ../shared/data/photos)")
     add_decoder_snr(p)

@@ -166,8 +166,10 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
 
     On a compressed link (``vae-x2``/``-x4``) the receivers run after its upsampler, once per start in
     ``upsampler_starts`` (:data:`~jscc_rt.diffusion.upsampler_start.START_VARIANCES`; rows' ``start`` is
-    ``"upsampler-calibrated"`` or ``"upsampler-var"``); the calibrated start is measured first on the images of
-    ``calib_data`` (the training photos; rows carry the table as ``"upsampler_calibration"``)."""
+    ``"upsampler-calibrated"``, ``"upsampler-forward"`` or ``"upsampler-var"``); the calibrated and forward starts are
+    measured first on the images of ``calib_data`` (the training photos; their rows carry the table as
+    ``"upsampler_calibration"``). The ``"decoder-cond"`` row decodes the upsampler's output as it is (never divided by
+    the forward start's gain)."""
     check_snr_db(list(snrs), len(snrs), name="snr_db")
     if noise_start_steps is None:  # the default: 16 steps on a plain link, none on a compressed one
         compressed = is_compressed_link(load_model(resolve_checkpoint(model)))
@@ -182,8 +184,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                                             noise_start_steps, seed)
     plans: list[tuple[str, str | None, str, int, str, float]] = [("decoder", None, "ddim", 0, "matched", 0.0)]
     if decoder_snr_db is not None and (denoiser or consistency):  # the decoder conditioned as after denoising
-        plans.append(("decoder-cond", denoiser or consistency, "ddim" if denoiser else "consistency", 0, next(iter(starts)),
-                      0.0))
+        plans.append(("decoder-cond", denoiser or consistency, "ddim" if denoiser else "consistency", 0,
+                      next((k for k in starts if k != "upsampler-forward"), "upsampler-var"), 0.0))
     for label in starts:
         plans += [("ddim", denoiser, "ddim", n, label, 0.0) for n in ddim_steps if denoiser]
         plans += [("consistency", consistency, "consistency", n, label, eta) for eta in cm_etas for n in cm_steps
@@ -193,7 +195,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
     links: list[Link | MeanLatentLink] = [
         build_link(model, ck, sampler, steps, channel=channel, start="noise" if start == "noise" else "matched",
                    decoder_snr_db=decoder_snr_db, snr_error_db=err, csi_err_var=csi_err_var, block_len=block_len,
-                   eta=eta, upsampler_start=starts.get(start), conditioned_decoder=name == "decoder-cond")
+                   eta=eta, upsampler_start=starts.get(start, UpsamplerStart("upsampler") if start == "upsampler-var"
+                                                       else None), conditioned_decoder=name == "decoder-cond")
         for (name, ck, sampler, steps, start, eta), err in jobs]
     latent_mean = load_model(resolve_checkpoint(denoiser), expect="DenoiserConfig").meta.get(  # type: ignore[attr-defined]
         "latent_mean") if denoiser and noise_start_steps else None
@@ -211,7 +214,8 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
             rows.append({"model": Path(str(resolve_checkpoint(model))).stem, "receiver": name, "steps": steps,
                          "start": start, "eta": eta, "channel": channel, "snr_error_db": err,
                          "csi_err_var": csi_err_var, **r,
-                         **({"upsampler_calibration": calibration} if start == "upsampler-calibrated" else {})})
+                         **({"upsampler_calibration": calibration}
+                            if start in ("upsampler-calibrated", "upsampler-forward") else {})})
     return rows
 
 
@@ -236,13 +240,15 @@ def _upsampler_starts(model: str, diffusion: bool, kinds: Sequence[str], calib_d
             starts["upsampler-var"] = UpsamplerStart("upsampler")
             continue
         if calib_data is None:
-            raise JsccInputError(f"the calibrated diffusion start of the compressed link {jscc.config.model} is "
+            raise JsccInputError(f"the {kind} diffusion start of the compressed link {jscc.config.model} is "
                                  "measured on training photos: pass --calib-data (e.g. ../shared/data/photos), or "
                                  "--upsampler-start upsampler")
-        from jscc_rt.eval.upsampler_calibration import calibrate_upsampler
+        from jscc_rt.eval.upsampler_calibration import calibrate_upsampler, forward_start
 
-        _, imgs = eval_images(calib_data, min_side=128)
-        starts["upsampler-calibrated"], rows = calibrate_upsampler(jscc, [t for _, t in imgs], seed=seed)
+        if not rows:
+            _, imgs = eval_images(calib_data, min_side=128)
+            calibrated, rows = calibrate_upsampler(jscc, [t for _, t in imgs], seed=seed)
+        starts[f"upsampler-{kind}"] = calibrated if kind == "calibrated" else forward_start(rows)
     return starts, rows
 
 

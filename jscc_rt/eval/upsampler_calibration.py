@@ -5,7 +5,9 @@ compressed link; the upsampler's mean ``mu'`` in the diffusion domain, ``m = to_
 the base link's clean latent ``x0 = to_diffusion(power-normalized base latent)`` (what the base model's denoiser was
 trained on). ``v(snr) = mean((m - x0)^2)`` per real component is the noise variance a calibrated
 :class:`~jscc_rt.diffusion.upsampler_start.UpsamplerStart` starts from; the mean of ``exp(logvar') * 2 / P`` is
-reported beside it (what the ``"upsampler"`` start would use).
+reported beside it (what the ``"upsampler"`` start would use). The same crops fit the upsampler as a forward channel
+``m = c * x0 + w`` (``c = Cov(m, x0) / Var(x0)``, ``Var(w) = Var(m) - c^2 Var(x0)``, over all components): the
+``"forward"`` start (:func:`forward_start`) divides by ``c`` and starts from ``v_forward = Var(w) / c^2``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def calibrate_upsampler(model: torch.nn.Module, images: Sequence[torch.Tensor], 
                         batch_size: int = 8, seed: int = 0, power: float = 1.0) -> tuple[UpsamplerStart, list[dict]]:
     """``(UpsamplerStart("calibrated", table), rows)`` for the compressed link ``model`` (a ``vae-x2``/``-x4``
     :class:`~jscc_rt.models.compress.CompressedJSCC`), from ``n_crops`` random ``crop``-pixel crops of ``images``
-    ``(3, H, W)`` in [0, 1] per SNR (seeded; AWGN). ``rows``: ``{"snr_db", "v", "v_upsampler"}`` per SNR."""
+    ``(3, H, W)`` in [0, 1] per SNR (seeded; AWGN). ``rows``: ``{"snr_db", "v", "v_upsampler", "gain", "v_forward"}``
+    per SNR (:func:`forward_start` builds the forward start from them)."""
     if not is_compressed_link(model):
         raise JsccInputError(f"upsampler calibration needs a compressed link (vae-x2 / vae-x4), got "
                              f"{getattr(getattr(model, 'config', None), 'model', type(model).__name__)!r}")
@@ -47,6 +50,7 @@ def calibrate_upsampler(model: torch.nn.Module, images: Sequence[torch.Tensor], 
         sampler = RandomCropSampler(list(images), crop, batch_size, seed=seed)
         g = torch.Generator().manual_seed(seed + 1)
         err = var_up = n = 0.0
+        sums = torch.zeros(5, dtype=torch.float64)  # m, x0, m^2, x0^2, m * x0
         done = 0
         while done < n_crops:
             x = sampler.sample()[: n_crops - done]
@@ -58,10 +62,27 @@ def calibrate_upsampler(model: torch.nn.Module, images: Sequence[torch.Tensor], 
             m = to_diffusion(mu, power)
             err += float((m - x0).double().square().sum())
             var_up += float(logvar.double().exp().sum()) * 2.0 / power
+            md, xd = m.double(), x0.double()
+            sums += torch.stack([md.sum(), xd.sum(), md.square().sum(), xd.square().sum(), (md * xd).sum()])
             n += m.numel()
             done += x.shape[0]
-        rows.append({"snr_db": snr, "v": err / n, "v_upsampler": var_up / n})
+        mean_m, mean_x = float(sums[0]) / n, float(sums[1]) / n
+        var_m, var_x = float(sums[2]) / n - mean_m ** 2, float(sums[3]) / n - mean_x ** 2
+        cov = float(sums[4]) / n - mean_m * mean_x
+        gain = cov / var_x
+        rows.append({"snr_db": snr, "v": err / n, "v_upsampler": var_up / n, "gain": gain,
+                     "v_forward": (var_m - gain * cov) / gain ** 2})
     return UpsamplerStart("calibrated", tuple((r["snr_db"], r["v"]) for r in rows)), rows
+
+
+def forward_start(rows: Sequence[dict]) -> UpsamplerStart:
+    """The ``"forward"`` start from :func:`calibrate_upsampler`'s rows (their ``gain`` and ``v_forward``)."""
+    bad = [r for r in rows if not r["gain"] > 0]
+    if bad:
+        raise JsccInputError(f"the upsampler's output is not positively correlated with the clean latent at "
+                             f"{[r['snr_db'] for r in bad]} dB (gains {[r['gain'] for r in bad]}): no forward start")
+    return UpsamplerStart("forward", tuple((r["snr_db"], r["v_forward"]) for r in rows),
+                          tuple((r["snr_db"], r["gain"]) for r in rows))
 
 
 def _latent_grid(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, int]:

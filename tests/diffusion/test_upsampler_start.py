@@ -13,7 +13,7 @@ from jscc_rt import JSCCConfig, JSCCModel, JsccInputError, Link, save_model
 from jscc_rt.channel import ChannelConfig
 from jscc_rt.diffusion import DenoiserConfig, DiffusionReceiver, LatentDenoiser, NoiseSchedule, ReceiverConfig
 from jscc_rt.diffusion.upsampler_start import UpsamplerStart, upsampler_start
-from jscc_rt.eval.upsampler_calibration import calibrate_upsampler
+from jscc_rt.eval.upsampler_calibration import calibrate_upsampler, forward_start
 from jscc_rt.models.compress import CompressConfig, CompressedJSCC
 
 
@@ -42,9 +42,26 @@ def test_upsampler_variance_and_start_state() -> None:
     torch.testing.assert_close(x_u, mu * math.sqrt(0.5))  # to_diffusion at P = 2 is the identity; ab = 1/2
 
 
+def test_forward_start_divides_by_the_gain_and_starts_from_its_noise() -> None:
+    mu = torch.randn(3, 4, 2, 2)
+    st = UpsamplerStart("forward", ((0.0, 1.0), (10.0, 0.25)), ((0.0, 0.5), (10.0, 0.8)))
+    snr = torch.tensor([0.0, 5.0, 20.0])
+    torch.testing.assert_close(st.gain_for(snr), torch.tensor([0.5, 0.65, 0.8], dtype=torch.float64))
+    x_u, ab = upsampler_start(mu, torch.zeros_like(mu), snr, st, power=2.0)
+    want_ab = torch.tensor([1 / 2.0, 1 / 1.625, 1 / 1.25], dtype=torch.float64)
+    torch.testing.assert_close(ab, want_ab)
+    torch.testing.assert_close(x_u, mu * (want_ab.sqrt() / torch.tensor([0.5, 0.65, 0.8], dtype=torch.float64))
+                               .float().view(3, 1, 1, 1))
+    assert torch.equal(UpsamplerStart("upsampler").gain_for(snr), torch.ones(3, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("bad, match", [
-    (dict(variance="guess"), "must be one of calibrated, upsampler"),
+    (dict(variance="guess"), "must be one of calibrated, upsampler, forward"),
     (dict(variance="calibrated"), "needs its table"),
+    (dict(variance="forward", table=((0.0, 0.5),)), "needs its gains"),
+    (dict(variance="forward", table=((0.0, 0.5),), gains=((5.0, 0.8),)), "share their SNRs"),
+    (dict(variance="forward", table=((0.0, 0.5),), gains=((0.0, -0.8),)), "gains must be finite and > 0"),
+    (dict(variance="calibrated", table=((0.0, 0.5),), gains=((0.0, 0.8),)), "forward start only"),
     (dict(table=((5.0, 0.1), (0.0, 0.2))), "strictly ascending"),
     (dict(table=((0.0, 0.0),)), "finite and > 0"),
     (dict(table=((0.0, float("nan")),)), "finite and > 0"),
@@ -95,6 +112,16 @@ def test_calibration_matches_a_direct_computation() -> None:
         x0 = m.base.transmit_latent(x, s) * math.sqrt(2.0)
     assert rows[1]["v"] == pytest.approx(float((mu * math.sqrt(2.0) - x0).double().square().mean()), rel=1e-5)
     assert rows[1]["v_upsampler"] == pytest.approx(float(logvar.double().exp().mean()) * 2.0, rel=1e-5)
+    md, xd = (mu * math.sqrt(2.0)).double().flatten(), x0.double().flatten()
+    cov = float(((md - md.mean()) * (xd - xd.mean())).mean())
+    c = cov / float(xd.var(unbiased=False))
+    assert rows[1]["gain"] == pytest.approx(c, rel=1e-4)  # m = c x0 + w, w uncorrelated with x0
+    w = md - c * xd
+    assert rows[1]["v_forward"] == pytest.approx(float(w.var(unbiased=False)) / c ** 2, rel=1e-4)
+    fw = forward_start(rows)
+    assert fw.variance == "forward" and fw.gains == ((0.0, rows[0]["gain"]), (10.0, rows[1]["gain"]))
+    with pytest.raises(JsccInputError, match="not positively correlated"):
+        forward_start([{**rows[0], "gain": -0.1}])
     with pytest.raises(JsccInputError, match="needs a compressed link"):
         calibrate_upsampler(m.base, imgs)
     with pytest.raises(JsccInputError, match="strictly ascending"):
@@ -103,10 +130,19 @@ def test_calibration_matches_a_direct_computation() -> None:
         calibrate_upsampler(m, imgs, crop=30)
 
 
-def test_eval_runs_each_start_beside_the_conditioned_decoder(tmp_path: Path) -> None:
+def test_eval_runs_each_start_beside_the_conditioned_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
+    import jscc_rt.eval.upsampler_calibration as cal
     from jscc_rt.eval.diffusion_eval import run_diffusion_eval
+
+    real = cal.calibrate_upsampler
+
+    def untrained_made_correlated(*a, **k):  # an untrained upsampler's output is uncorrelated with x0 (gain ~ 0,
+        st, rows = real(*a, **k)           # refused by forward_start): give the plan test a usable gain
+        return st, [{**r, "gain": abs(r["gain"]) + 0.5} for r in rows]
+
+    monkeypatch.setattr(cal, "calibrate_upsampler", untrained_made_correlated)
 
     m = _compressed(factor=4)
     save_model(m, tmp_path / "x4.pt")
@@ -119,11 +155,18 @@ def test_eval_runs_each_start_beside_the_conditioned_decoder(tmp_path: Path) -> 
             Image.fromarray(arr).save(tmp_path / d / f"{i}.png")
     kw = dict(data=str(tmp_path / "eval"), snrs=[0.0], ddim_steps=[1], cm_steps=[], show_progress=False)
     rows = run_diffusion_eval(str(tmp_path / "x4.pt"), str(tmp_path / "den.pt"), None,
-                              upsampler_starts=("calibrated", "upsampler"), calib_data=str(tmp_path / "photos"), **kw)
+                              upsampler_starts=("calibrated", "upsampler", "forward"), calib_data=str(tmp_path / "photos"),
+                              **kw)
     got = [(r["receiver"], r["start"]) for r in rows]
     assert got == [("decoder", "matched"), ("decoder-cond", "upsampler-calibrated"), ("ddim", "upsampler-calibrated"),
-                   ("ddim", "upsampler-var")]
+                   ("ddim", "upsampler-var"), ("ddim", "upsampler-forward")]
     assert [c["snr_db"] for c in rows[2]["upsampler_calibration"]] == [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0]
+    assert rows[4]["upsampler_calibration"] == rows[2]["upsampler_calibration"]  # one calibration, both starts
+    only_fw = run_diffusion_eval(str(tmp_path / "x4.pt"), str(tmp_path / "den.pt"), None, upsampler_starts=("forward",),
+                                 calib_data=str(tmp_path / "photos"), **kw)
+    assert [(r["receiver"], r["start"]) for r in only_fw] == [
+        ("decoder", "matched"), ("decoder-cond", "upsampler-var"), ("ddim", "upsampler-forward")]
+    assert only_fw[1]["psnr"] == pytest.approx(rows[1]["psnr"], abs=1e-6)  # decoder-cond never divides by the gain
     with pytest.raises(JsccInputError, match="pass --calib-data"):
         run_diffusion_eval(str(tmp_path / "x4.pt"), str(tmp_path / "den.pt"), None, **kw)
     with pytest.raises(JsccInputError, match="--noise-start-steps \\[4\\]"):
