@@ -111,7 +111,7 @@ def test_command_groups_and_todays_spellings_parse_alike(new: list[str], old: li
 
 
 def test_group_help_lists_the_kinds(capsys: pytest.CaptureFixture[str]) -> None:
-    for group, kinds in (("train", ("jscc", "diffusion", "receiver", "compress", "noma")),
+    for group, kinds in (("train", ("jscc", "diffusion", "receiver", "compress", "compress-decoder", "noma")),
                          ("eval", ("jscc", "diffusion", "unrolled", "noma", "zoom"))):
         with pytest.raises(SystemExit):
             main([group, "--help"])

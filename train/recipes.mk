@@ -82,7 +82,7 @@ train-unrolled-w128-1_64-1_4-stage3: $(STAMP)
 # the flagship's latent denoiser (#16; its consistency student is distilled from it in a run of its own): 8000 latents
 # of 256-pixel crops of the training photos at -5..20 dB, 30000 steps, bf16; hours, resumable
 # (make train-diffusion-unrolled-w128-1_16 RESUME=--resume; the latent set is rebuilt from the seed on resume)
-train-diffusion-unrolled-w128-1_16: $(STAMP)
+train-denoiser-unrolled-w128-1_16 train-diffusion-unrolled-w128-1_16: $(STAMP)
 	$(JR) train diffusion --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-flagship --no-progress $(RESUME)
 
 # the flagship-length denoiser of `vae-1_16` (#16 3a: the prior behind the x2/x4 compressed links, which decode
@@ -102,8 +102,17 @@ train-receiver-unrolled-w128-1_16: $(STAMP)
 # denoiser frozen, DDIM with STEPS sampler steps (default 1) from the SNR-matched start, the decoder conditioned on
 # the effective SNR (evaluate with --decoder-snr effective); resumable
 STEPS ?= 1
-train-unrolled-w128-1_16-behind-ddim: $(STAMP)
+train-unrolled-w128-1_16-behind-ddim train-unrolled-w128-1_16-behind-ddim1: $(STAMP)
 	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel --init unrolled-w128-1_16 --denoiser train/checkpoints/diffusion-flagship/denoiser.pt --denoise-steps $(STEPS) --decoder-snr effective $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 4000 --lr 0.0001 --lr-min 1e-05 --warmup 100 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-behind-ddim$(STEPS) --no-progress $(RESUME)
+
+# #16 3a: the base decoder of `vae-1_16-x4` fine-tuned on what its diffusion receiver feeds it (the long vae-1_16
+# denoiser, DDIM 1 from the calibrated upsampler start, decoder conditioned on the effective SNR), and the control:
+# the same fine-tuning on the upsampler's output alone (what fine-tuning buys without a prior); resumable
+X4_TUNE = --link vae-1_16-x4 $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 2000 --lr 0.0001 --lr-min 1e-05 --warmup 100 --seed 0 --val-every 500 --val-images 4 --val-snr-db 0 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --no-progress
+train-x4-decoder-behind-ddim1: $(STAMP)
+	$(JR) train compress-decoder $(X4_TUNE) --denoiser train/checkpoints/diffusion-vae-1_16/denoiser.pt --denoise-steps 1 --start calibrated --calib-data $(DATA)/photos --out train/checkpoints/x4-decoder-behind-ddim1 $(RESUME)
+train-x4-decoder-control: $(STAMP)
+	$(JR) train compress-decoder $(X4_TUNE) --out train/checkpoints/x4-decoder-control $(RESUME)
 
 # fixed-rate comparators of the rate-adaptive model (#19: "same CPU time per budget"): its final architecture
 # (--decoder-blocks 2), seed weights and settings at one budget, each with 1/7 of the rate-adaptive model's steps over

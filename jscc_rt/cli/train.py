@@ -1,4 +1,4 @@
-"""``jscc-rt train jscc|diffusion|receiver|compress|noma`` (today's spellings ``train``, ``train-diffusion``,
+"""``jscc-rt train jscc|diffusion|receiver|compress|compress-decoder|noma`` (today's spellings ``train``, ``train-diffusion``,
 ``train-compress`` and ``train-noma`` stay as aliases)."""
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ KINDS = {"jscc": "a Deep JSCC / VAE-JSCC / unrolled model (SNR-adaptive, resumab
          "diffusion": "the latent denoiser and its consistency student for a JSCC model",
          "receiver": "tune a consistency student on the receiver's own k-step plans (more steps, better latents)",
          "compress": "VAE bandwidth compression (2x / 4x fewer channel uses) on a VAE-JSCC",
+         "compress-decoder": "fine-tune a compressed link's base decoder behind its diffusion receiver (or its "
+                             "upsampler alone: the control)",
          "noma": "a two-user NOMA student from a single-user teacher, with or without distillation"}
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "receiver": _add_receiver, "compress": _add_compress,
-              "noma": _add_noma}
+              "compress-decoder": _add_compress_decoder, "noma": _add_noma}
     add_kind_group(sub, "train", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "compress", "noma"))
 
 
@@ -161,6 +163,39 @@ def _cmd_compress(a: argparse.Namespace) -> int:
 
     val = train_compress(config_from_args(CompressTrainConfig, a), a.out, show_progress=not a.no_progress)
     print(json.dumps({"out": a.out, "val": val}))
+    return 0
+
+
+def _add_compress_decoder(p: argparse.ArgumentParser) -> None:
+    from jscc_rt.diffusion.upsampler_start import START_VARIANCES
+    from jscc_rt.train.compress_decoder import CompressDecoderTuneConfig
+
+    d = CompressDecoderTuneConfig()
+    p.add_argument("--link", required=True, help="compressed link checkpoint (vae-1_16-x2 / -x4, path or shipped name)")
+    p.add_argument("--denoiser", default=None,
+                   help="the base model's denoiser: the decoder trains on its estimates (omit: on the upsampler's "
+                        "output, the control)")
+    p.add_argument("--start", choices=START_VARIANCES, default=d.start, help="where diffusion starts after the upsampler")
+    p.add_argument("--calib-data", default=None, help="photos the calibrated / forward start is measured on")
+    p.add_argument("--decoder-snr", type=decoder_snr, default=None,
+                   help="SNR (dB) the decoder is conditioned on behind the denoiser (default: 'effective')")
+    p.add_argument("--data", default=None)
+    p.add_argument("--val-data", default=None)
+    add_config_options(p, CompressDecoderTuneConfig, ("denoise_steps", "crop", "batch_size", "steps", "lr", "lr_min",
+                                                      "warmup", "snr_min_db", "snr_max_db", "ema", "seed", "val_every",
+                                                      "val_images", "val_snr_db", "ckpt_every", "threads"))
+    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt (same flags)")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps with a checkpoint")
+    _run_options(p)
+    p.set_defaults(func=_cmd_compress_decoder)
+
+
+def _cmd_compress_decoder(a: argparse.Namespace) -> int:
+    from jscc_rt.train.compress_decoder import CompressDecoderTuneConfig, tune_compress_decoder
+
+    cfg = config_from_args(CompressDecoderTuneConfig, a, decoder_snr_db=a.decoder_snr)
+    print(json.dumps(tune_compress_decoder(cfg, a.out, show_progress=not a.no_progress, resume=a.resume,
+                                           stop_after=a.stop_after)))
     return 0
 
 
