@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -23,8 +23,8 @@ from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.compress import CompressConfig, CompressedJSCC, gaussian_kl
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import check_run_fields, start_run
-from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.config import begin_run, check_run_fields
+from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import StepTimer
 from jscc_rt.train.data import training_images, validation_images
 
@@ -62,9 +62,8 @@ class CompressTrainConfig:
 
 def train_compress(cfg: CompressTrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``model.pt`` (a self-contained :class:`CompressedJSCC`) into ``out``; returns the last validation."""
-    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
-    cfg = replace(cfg, precision=prec, channels_last=cl)
-    out = start_run(out, cfg.threads, cfg.seed)
+    cfg, out, _, _ = begin_run(cfg, out)
+    prec, cl = cfg.precision, cfg.channels_last
     t0 = time.time()
     base = load_model(resolve_checkpoint(cfg.base), expect="JSCCConfig")
     model = CompressedJSCC(CompressConfig(base.config, cfg.factor, cfg.width), base)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -38,12 +38,12 @@ from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
 from jscc_rt.models.compress import is_compressed_link
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.pipeline import Link
-from jscc_rt.train.config import check_run_fields, start_run
+from jscc_rt.train.config import begin_run, check_run_fields
 from jscc_rt.train.data import training_images, validation_images
 from jscc_rt.train.ema import EMA
-from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
-from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
+from jscc_rt.train.state import capture_rng, restore_rng, save_state
 
 _CPU = torch.device("cpu")
 
@@ -140,13 +140,8 @@ def tune_compress_decoder(cfg: CompressDecoderTuneConfig, out: str | Path, *, sh
                           resume: bool = False, stop_after: int | None = None) -> dict:
     """Train into ``out`` (module docstring); returns the last validation ``{"val_psnr", ...}``, or
     ``{"stopped_at": N}`` when stopped early by ``stop_after`` (continue with ``resume=True``)."""
-    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
-    cfg = replace(cfg, precision=prec, channels_last=cl)
-    out = start_run(out, cfg.threads, cfg.seed)
-    state_path = out / "train_state.pt"
-    st = load_state(state_path) if resume and state_path.is_file() else None
-    if st is not None:
-        check_same_config(st["config"], cfg.to_dict(), out)
+    cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
+    prec, cl = cfg.precision, cfg.channels_last
     link_path = resolve_checkpoint(cfg.link)
     model = load_model(link_path)
     if not is_compressed_link(model):

@@ -1,12 +1,15 @@
 """Training configuration (frozen, saved as ``train_config.json`` beside the checkpoint)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from jscc_rt._validate import SNR_DB_MAX, SNR_DB_MIN, JsccInputError, check_int, check_positive
+from jscc_rt.train.precision import resolve_cpu_training
+from jscc_rt.train.state import check_same_config, load_state
 
 #: Training precisions (``"auto"``: bf16 where the CPU/GPU supports it, else fp32; see :mod:`jscc_rt.train.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -132,3 +135,18 @@ def start_run(out: str | Path, threads: int, seed: int) -> Path:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     return p
+
+
+def begin_run(cfg: Any, out: str | Path, *, resume: bool = False) -> tuple[Any, Path, Path, dict | None]:
+    """The start every trainer shares: ``cfg`` (a frozen config with ``precision``, ``channels_last``, ``threads``,
+    ``seed`` and ``to_dict()``) with its precision and layout resolved for this CPU, the run folder made with threads
+    and seed set (:func:`start_run`), the path of its ``train_state.pt``, and that state when ``resume`` and the file
+    exists (refused, naming the fields, when it was saved under another config), else None."""
+    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
+    cfg = replace(cfg, precision=prec, channels_last=cl)
+    folder = start_run(out, cfg.threads, cfg.seed)
+    state_path = folder / "train_state.pt"
+    st = load_state(state_path) if resume and state_path.is_file() else None
+    if st is not None:
+        check_same_config(st["config"], cfg.to_dict(), folder)
+    return cfg, folder, state_path, st

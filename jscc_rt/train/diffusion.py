@@ -12,7 +12,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,10 +29,10 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.registry import resolve_checkpoint
 from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
 from jscc_rt.train.data import training_images
-from jscc_rt.train.config import check_run_fields, start_run
+from jscc_rt.train.config import begin_run, check_run_fields
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
-from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
+from jscc_rt.train.state import capture_rng, restore_rng, save_state
 
 if TYPE_CHECKING:
     from jscc_rt.train.receiver_tune import ReceiverTuneConfig
@@ -168,13 +168,8 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     machine and threads; the latent set is rebuilt from the seed). ``stop_after`` N ends the run after N steps in all
     (denoiser steps, then distillation steps) with a checkpoint. Resuming with another config is refused, naming the
     differing fields. Returns the validation summary (``{"stopped_at": N}`` when stopped early)."""
-    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
-    cfg = replace(cfg, precision=prec, channels_last=cl)
-    out = start_run(out, cfg.threads, cfg.seed)
-    state_path = out / "train_state.pt"
-    st = load_state(state_path) if resume and state_path.is_file() else None
-    if st is not None:
-        check_same_config(st["config"], cfg.to_dict(), out)
+    cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
+    prec, cl = cfg.precision, cfg.channels_last
     t0 = time.time() - (st["elapsed_s"] if st else 0.0)
     jscc_path = resolve_checkpoint(cfg.jscc)
     jscc = load_model(jscc_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -21,8 +21,8 @@ from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import file_sha256
 from jscc_rt.models.noma import TwoUserNOMA, distillation_loss, teacher_pass
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.train.config import check_run_fields, start_run
-from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.config import begin_run, check_run_fields
+from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import StepTimer
 from jscc_rt.train.data import training_images, validation_images
 
@@ -61,9 +61,8 @@ class NOMATrainConfig:
 
 def train_noma(cfg: NOMATrainConfig, out: str | Path, *, show_progress: bool = True) -> dict:
     """Train ``model.pt`` (a :class:`TwoUserNOMA`) into ``out``; returns the last validation."""
-    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
-    cfg = replace(cfg, precision=prec, channels_last=cl)
-    out = start_run(out, cfg.threads, cfg.seed)
+    cfg, out, _, _ = begin_run(cfg, out)
+    prec, cl = cfg.precision, cfg.channels_last
     t0 = time.time()
     teacher_path = resolve_checkpoint(cfg.teacher)
     teacher = load_model(teacher_path, expect="JSCCConfig")

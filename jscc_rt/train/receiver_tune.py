@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -30,11 +30,11 @@ from jscc_rt.diffusion.samplers import ConsistencySampler
 from jscc_rt.models import load_model, save_model
 from jscc_rt.models.checkpoint import check_denoiser_pairing
 from jscc_rt.models.registry import resolve_checkpoint
-from jscc_rt.train.config import check_run_fields, start_run
+from jscc_rt.train.config import begin_run, check_run_fields
 from jscc_rt.train.diffusion import diffuse, latent_batch, latent_sets
-from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
+from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
-from jscc_rt.train.state import capture_rng, check_same_config, load_state, restore_rng, save_state
+from jscc_rt.train.state import capture_rng, restore_rng, save_state
 
 _CPU = torch.device("cpu")
 
@@ -121,14 +121,9 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
                   stop_after: int | None = None) -> dict:
     """Tune ``cfg.student`` into ``out/consistency.pt``; returns the last held-out MSEs (``{"stopped_at": N}`` when
     stopped early by ``stop_after``; continue with ``resume=True``)."""
-    prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
-    cfg = replace(cfg, precision=prec, channels_last=cl)
+    cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
+    prec, cl = cfg.precision, cfg.channels_last
     plans = cfg.plans()
-    out = start_run(out, cfg.threads, cfg.seed)
-    state_path = out / "train_state.pt"
-    st = load_state(state_path) if resume and state_path.is_file() else None
-    if st is not None:
-        check_same_config(st["config"], cfg.to_dict(), out)
     jpath, spath = resolve_checkpoint(cfg.jscc), resolve_checkpoint(cfg.student)
     jscc = load_model(jpath)
     student = load_model(spath, expect="DenoiserConfig")
