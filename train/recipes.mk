@@ -105,6 +105,11 @@ STEPS ?= 1
 train-unrolled-w128-1_16-behind-ddim train-unrolled-w128-1_16-behind-ddim1: $(STAMP)
 	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel --init unrolled-w128-1_16 --denoiser train/checkpoints/diffusion-flagship/denoiser.pt --denoise-steps $(STEPS) --decoder-snr effective $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 4000 --lr 0.0001 --lr-min 1e-05 --warmup 100 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-behind-ddim$(STEPS) --no-progress $(RESUME)
 
+# its control (#16: what the denoiser adds, not the extra fine-tuning): the same 4000 steps, the flagship's decoder
+# fine-tuned on the received latent itself, encoder frozen, no denoiser; resumable
+train-unrolled-w128-1_16-decoder-control: $(STAMP)
+	$(JR) train --model unrolled --ratio 1/16 --width 128 --upsample subpixel --init unrolled-w128-1_16 --freeze-encoder $(TRAIN_DATA) --crop 128 --batch-size 16 --steps 4000 --lr 0.0001 --lr-min 1e-05 --warmup 100 --snr-min-db -5.0 --snr-max-db 20.0 --channel awgn --seed 0 --val-every 1000 --val-images 4 --ckpt-every 250 --threads 2 --precision bf16 --channels-last --ema 0.999 --out train/checkpoints/flagship-decoder-control --no-progress $(RESUME)
+
 # #16 3a: the base decoder of `vae-1_16-x4` fine-tuned on what its diffusion receiver feeds it (the long vae-1_16
 # denoiser, DDIM 1 from the calibrated upsampler start, decoder conditioned on the effective SNR), and the control:
 # the same fine-tuning on the upsampler's output alone (what fine-tuning buys without a prior); resumable

@@ -62,6 +62,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="fine-tune the --init model's decoder behind this denoiser or consistency student (encoder "
                         "frozen; the decoder sees what the diffusion receiver outputs)")
     p.add_argument("--denoise-steps", type=int, default=1, help="sampler steps of that receiver (default 1)")
+    p.add_argument("--freeze-encoder", action="store_true", default=None,
+                   help="fine-tune only the --init model's decoder, on the received latent (the control of a "
+                        "--denoiser run: same steps, no denoiser)")
     p.add_argument("--decoder-snr", dest="decoder_snr_db", type=decoder_snr, default=d.decoder_snr_db,
                    help=f"with --denoiser: the SNR (dB) the decoder is conditioned on behind it (default "
                         f"{d.decoder_snr_db:g}), or 'effective' = the channel's effective SNR (recorded in model.pt; "

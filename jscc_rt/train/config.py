@@ -76,6 +76,9 @@ class TrainConfig:
     # what `denoise_steps` steps of this denoiser (or consistency student) output, conditioned as the receiver does
     denoiser: str | None = None
     denoise_steps: int = 1
+    # the control of a --denoiser run: the --init model's decoder fine-tuned on the received latent itself, encoder
+    # frozen (None = train everything; None, not False, so configs written before the field resume unchanged)
+    freeze_encoder: bool | None = None
     # the SNR (dB) that decoder is conditioned on behind the receiver; None = the channel's effective SNR (the decoder
     # learns what denoised latents at each SNR look like); 20 (the eager receiver's default) for runs before the field
     decoder_snr_db: float | None = 20.0
@@ -108,6 +111,10 @@ class TrainConfig:
             raise JsccInputError("--denoiser fine-tunes the decoder of an --init model behind that denoiser (fixed "
                                  f"rate, --denoise-steps >= 1); got init={self.init!r}, min_ratio={self.min_ratio!r}, "
                                  f"denoise_steps={self.denoise_steps}")
+        if self.freeze_encoder and (not self.init or self.min_ratio is not None or self.denoiser is not None):
+            raise JsccInputError("--freeze-encoder fine-tunes the decoder of an --init model on the received latent "
+                                 f"(fixed rate, no --denoiser, which freezes the encoder itself); got init={self.init!r}, "
+                                 f"min_ratio={self.min_ratio!r}, denoiser={self.denoiser!r}")
         if self.loss not in LOSSES:
             raise JsccInputError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.loss == "log-mse" and self.model == "vae":

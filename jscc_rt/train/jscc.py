@@ -95,6 +95,17 @@ def _cond_text(decoder_snr_db: float | None) -> str:
     return "the effective SNR" if decoder_snr_db is None else f"{decoder_snr_db:g} dB"
 
 
+def _freeze_encoder(cfg: TrainConfig, model: JSCCModel) -> str:
+    """Stop the encoder's gradients (the decoder-only control of a ``--denoiser`` fine-tune); returns the sha256 of
+    the ``--init`` checkpoint, whose encoder the fine-tuned model keeps bit for bit."""
+    from jscc_rt.models.checkpoint import file_sha256
+    from jscc_rt.models.registry import resolve_checkpoint
+
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    return file_sha256(resolve_checkpoint(cfg.init))
+
+
 def _frozen_receiver(cfg: TrainConfig, model: JSCCModel) -> tuple[DiffusionReceiver, str]:
     """The frozen receiver a decoder fine-tune trains behind, and the sha256 of the ``--init`` checkpoint (whose
     encoder, frozen, the fine-tuned model keeps). The encoder's parameters stop requiring gradients."""
@@ -172,13 +183,16 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                 raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}; only a "
                                      "fixed-rate model differing in latent channels alone can seed it") from None
     receiver, src_sha = _frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
+    decoder_only = receiver is not None or bool(cfg.freeze_encoder)
+    if cfg.freeze_encoder:
+        src_sha = _freeze_encoder(cfg, model)
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if receiver is not None:
         receiver.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters() if receiver is None else model.decoder.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.decoder.parameters() if decoder_only else model.parameters(), lr=cfg.lr)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     scaler = grad_scaler(cfg.precision, device)
     sampler = RandomCropSampler(train_imgs, cfg.crop, cfg.batch_size, seed=cfg.seed)  # the global batch
@@ -250,7 +264,9 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1), "weights": weights,
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
-                "final": final, **({} if receiver is None else {
+                "final": final, **({} if not cfg.freeze_encoder else {
+                    "encoder_of_sha256": src_sha, "decoder_input": "the received latent (encoder frozen)"}),
+                **({} if receiver is None else {
                     "encoder_of_sha256": src_sha, "decoder_snr_db": cfg.decoder_snr_db,
                     "decoder_input": f"{cfg.denoiser} x{cfg.denoise_steps} ({receiver.cfg.sampler}), decoder conditioned "
                     f"on {_cond_text(cfg.decoder_snr_db)}"})}

@@ -81,3 +81,36 @@ def test_finetune_conditioned_on_the_effective_snr_is_recorded_and_checked(tmp_p
         Link(ft, receiver=rx, decoder_snr_db=20.0)
     with pytest.raises(JsccInputError, match="decoder_snr_db 99"):
         TrainConfig(init="j.pt", denoiser="d.pt", decoder_snr_db=99.0)
+
+
+def test_freeze_encoder_is_the_decoder_only_control(tmp_path: Path) -> None:
+    """``--freeze-encoder`` (no denoiser): encoder bit-identical to the init, decoder changed, the kept encoder's hash
+    and the decoder's input recorded; the control trains the same parameters as a ``--denoiser`` run."""
+    torch.manual_seed(0)
+    save_model(JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16)), tmp_path / "j.pt")
+    out = tmp_path / "ctl"
+    assert main(["train", "--model", "unrolled", "--width", "16", "--init", str(tmp_path / "j.pt"), "--freeze-encoder",
+                 "--crop", "32", "--batch-size", "2", "--steps", "3", "--val-every", "3", "--val-images", "1",
+                 "--threads", "1", "--precision", "fp32", "--out", str(out), "--no-progress"]) == 0
+    src, ft = load_model(tmp_path / "j.pt"), load_model(out / "model.pt")
+    a, b = src.state_dict(), ft.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    assert ft.meta["decoder_input"] == "the received latent (encoder frozen)"
+    assert len(ft.meta["encoder_of_sha256"]) == 64 and ft.meta["train_config"]["freeze_encoder"] is True
+
+
+@pytest.mark.parametrize("kw, bad", [({}, "init=None"), ({"init": "j.pt", "min_ratio": "1/64"}, "min_ratio='1/64'"),
+                                     ({"init": "j.pt", "denoiser": "d.pt"}, "denoiser='d.pt'")])
+def test_freeze_encoder_needs_a_fixed_rate_init_model_and_no_denoiser(kw: dict, bad: str) -> None:
+    with pytest.raises(JsccInputError, match=f"--freeze-encoder .*{bad}"):
+        TrainConfig(freeze_encoder=True, **kw)
+
+
+def test_configs_from_before_freeze_encoder_resume_unchanged() -> None:
+    """A run started before the field (its saved config lacks it) resumes: the default must read as missing."""
+    from jscc_rt.train.state import config_diff
+
+    old = TrainConfig().to_dict()
+    del old["freeze_encoder"]
+    assert config_diff(old, TrainConfig().to_dict()) == []
