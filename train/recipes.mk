@@ -90,6 +90,11 @@ train-denoiser-unrolled-w128-1_16 train-diffusion-unrolled-w128-1_16: $(STAMP)
 train-diffusion-vae-1_16-long: $(STAMP)
 	$(JR) train diffusion --jscc vae-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-vae-1_16 --no-progress $(RESUME)
 
+# the same denoiser recipe for `unrolled-w64-1_16` (#16 item 1: "and for unrolled-w64-1_16 if it is not the
+# flagship"; its latent has the flagship's 24 channels); resumable
+train-diffusion-unrolled-w64-1_16: $(STAMP)
+	$(JR) train diffusion --jscc unrolled-w64-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --batch-size 32 --steps 30000 --cd-steps 0 --lr 0.0003 --seed 0 --threads 2 --precision bf16 --channels-last --ckpt-every 500 --out train/checkpoints/diffusion-w64 --no-progress $(RESUME)
+
 # its consistency student, distilled from that denoiser (--teacher, --steps 0: distillation only; the same latent set),
 # then tuned on the receiver's own 1-, 2- and 4-step plans (#16: a student that improves with steps); resumable
 DIFF_LATENTS = --jscc unrolled-w128-1_16 --data $(DATA)/photos --crop 256 --n-latents 8000 --latent-crop 16 --seed 0 --threads 2 --precision bf16 --channels-last --no-progress
