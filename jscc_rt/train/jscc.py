@@ -95,6 +95,20 @@ def _cond_text(decoder_snr_db: float | None) -> str:
     return "the effective SNR" if decoder_snr_db is None else f"{decoder_snr_db:g} dB"
 
 
+def _resize_then_deepen(model: JSCCModel, src: JSCCModel) -> None:
+    """Seed ``model`` from the fixed-rate ``src`` that differs in latent channels and possibly in fewer synthesis
+    blocks: :func:`resize_from` into ``src``'s depth, then :func:`deepen_from` (added blocks start as the identity).
+    Raises :class:`JsccInputError` when anything else differs."""
+    if model.config.decoder_blocks == src.config.decoder_blocks:
+        resize_from(model, src)
+        return
+    from jscc_rt.models.unrolled import deepen_from
+
+    mid = JSCCModel(replace(model.config, decoder_blocks=src.config.decoder_blocks))
+    resize_from(mid, src)
+    deepen_from(model, mid)
+
+
 def _freeze_encoder(cfg: TrainConfig, model: JSCCModel) -> str:
     """Stop the encoder's gradients (the decoder-only control of a ``--denoiser`` fine-tune); returns the sha256 of
     the ``--init`` checkpoint, whose encoder the fine-tuned model keeps bit for bit."""
@@ -178,10 +192,11 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             deepen_from(model, src)
         else:  # a fixed-rate model seeds one with other latent channels (exact at its own ratio when wider)
             try:
-                resize_from(model, src)
+                _resize_then_deepen(model, src)
             except JsccInputError:
                 raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}; only a "
-                                     "fixed-rate model differing in latent channels alone can seed it") from None
+                                     "fixed-rate model differing in latent channels (and fewer synthesis blocks) "
+                                     "can seed it") from None
     receiver, src_sha = _frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
     decoder_only = receiver is not None or bool(cfg.freeze_encoder)
     if cfg.freeze_encoder:

@@ -114,3 +114,31 @@ def test_configs_from_before_freeze_encoder_resume_unchanged() -> None:
     old = TrainConfig().to_dict()
     del old["freeze_encoder"]
     assert config_diff(old, TrainConfig().to_dict()) == []
+
+
+def test_init_seeds_a_wider_and_deeper_fixed_rate_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The fixed-rate comparators of the rate-adaptive model (``make train-fixed-comparator``): ``--init`` a 1/16 model
+    with no synthesis blocks into a 1/8 one with ``--decoder-blocks 2``: the source's tensors fill the leading slices
+    (first 24 of 48 latent channels) and the added blocks start as the identity (zero second conv). With lr 1e-12 the
+    one training step leaves them where the seeding put them (atol 1e-9)."""
+    torch.manual_seed(0)
+    src = JSCCModel(JSCCConfig("unrolled", latent_channels=24, width=16))
+    save_model(src, tmp_path / "j.pt")
+    out = tmp_path / "wide"
+    assert main(["train", "--model", "unrolled", "--width", "16", "--ratio", "1/8", "--decoder-blocks", "2",
+                 "--init", str(tmp_path / "j.pt"), "--lr", "1e-12", "--lr-min", "0", "--warmup", "1", "--crop", "32",
+                 "--batch-size", "2", "--steps", "1", "--val-every", "1", "--val-images", "1", "--threads", "1",
+                 "--precision", "fp32", "--out", str(out), "--no-progress"]) == 0
+    dst = load_model(out / "model.pt")
+    assert dst.config.latent_channels == 48 and dst.config.decoder_blocks == 2
+    d = dst.state_dict()
+    for name, t in src.state_dict().items():
+        lead = d[name][tuple(slice(0, n) for n in t.shape)]
+        torch.testing.assert_close(lead, t, rtol=0, atol=1e-9, msg=name)
+    added = [k for k in d if k.startswith("decoder.blocks.")]
+    assert added and all(d[k].abs().max() < 1e-9 for k in added if ".c2." in k)
+    assert main(["train", "--model", "unrolled", "--width", "32", "--ratio", "1/8", "--init", str(tmp_path / "j.pt"),
+                 "--steps", "1", "--crop", "32", "--batch-size", "2", "--threads", "1", "--out", str(tmp_path / "x"),
+                 "--no-progress"]) == 2  # another width: refused, naming both configs
+    err = capsys.readouterr().err
+    assert "width=16" in err and "width=32" in err and "differing in latent channels" in err
