@@ -9,7 +9,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", default="docs/results", help="folder of result JSONs (jscc-rt eval, baselines, ...)")
     p.add_argument("--published", default="docs/published/published_kodak.json",
                    help="published anchors to plot beside ours (labelled as published)")
-    p.add_argument("--models", nargs="+", default=None, help="models in the table (default: the shipped JSCC models)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="models in the table and the PSNR figures (default: the shipped JSCC models)")
     p.add_argument("--out", default="docs/report")
     p.set_defaults(func=_cmd_report)
 

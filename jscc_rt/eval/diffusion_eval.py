@@ -25,7 +25,7 @@ from jscc_rt.eval.metrics import psnr
 from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
 from jscc_rt.models.compress import is_compressed_link
-from jscc_rt.models.registry import resolve_checkpoint
+from jscc_rt.models.registry import checkpoint_label, resolve_checkpoint
 from jscc_rt.pipeline import Link
 
 
@@ -211,7 +211,7 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
         tag = f"{name}-{steps}-{start}" + (f"-eta{eta:g}" if eta else "") + (f"-err{err:+g}dB" if err else "")
         for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
                            recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
-            rows.append({"model": Path(str(resolve_checkpoint(model))).stem, "receiver": name, "steps": steps,
+            rows.append({"model": checkpoint_label(resolve_checkpoint(model)), "receiver": name, "steps": steps,
                          "start": start, "eta": eta, "channel": channel, "snr_error_db": err,
                          "csi_err_var": csi_err_var, **r,
                          **({"upsampler_calibration": calibration}

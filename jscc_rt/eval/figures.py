@@ -10,6 +10,7 @@ import json
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -20,10 +21,11 @@ from jscc_rt.eval.published import published_psnr_vs_snr
 KODAK_HW = (512, 768)
 
 
-def kodak_results(results_dir: str | Path) -> list[dict]:
+def kodak_results(results_dir: str | Path, models: Sequence[str] | None = None) -> list[dict]:
     """Every ``jscc-rt eval`` row on the full Kodak set under ``results_dir/*/results.json`` (``model``, ``channel``,
     ``snr_db``, ``psnr``, ``ratio`` where recorded, ...; the file the row came from in ``source``); the newest file
-    wins per model, ratio and channel."""
+    wins per model, ratio and channel. ``models``: keep only the rows of these names (None: every model, training
+    runs' checkpoints included)."""
     rows: dict[tuple[str, str, str], list[dict]] = {}
     key = lambda r: (r["model"], str(row_ratio(r)), r["channel"])  # noqa: E731  (older files carry no ratio)
     for f in sorted(Path(results_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime):
@@ -32,7 +34,8 @@ def kodak_results(results_dir: str | Path) -> list[dict]:
             continue
         for k in sorted({key(r) for r in d["results"]}):
             rows[k] = [{**r, "source": str(f)} for r in d["results"] if key(r) == k]
-    return [r for rs in rows.values() for r in sorted(rs, key=lambda r: r["snr_db"])]
+    return [r for rs in rows.values() for r in sorted(rs, key=lambda r: r["snr_db"])
+            if models is None or r["model"] in models]
 
 
 def row_ratio(row: dict) -> Fraction | None:
@@ -67,14 +70,14 @@ def model_ratio(name: str) -> Fraction | None:
 
 
 def plot_all_methods(results_dir: str | Path, channel: str, path: Path, published: str | Path | None,
-                     ratio: Fraction = Fraction(1, 16)) -> None:
-    """PSNR vs SNR on Kodak for ``channel`` at bandwidth ratio ``ratio``: the JSCC models of that ratio, the digital
-    baselines (``baselines/baselines.json``, run at 1/16), their capacity-achieving ideal, and the published
-    anchors."""
+                     ratio: Fraction = Fraction(1, 16), models: Sequence[str] | None = None) -> None:
+    """PSNR vs SNR on Kodak for ``channel`` at bandwidth ratio ``ratio``: the JSCC models of that ratio (of
+    ``models``, None: all), the digital baselines (``baselines/baselines.json``, run at 1/16), their
+    capacity-achieving ideal, and the published anchors."""
     from jscc_rt.eval.plots import finish, pyplot
 
     fig, ax = pyplot().subplots(figsize=(9.6, 4.8))
-    jscc = [r for r in kodak_results(results_dir) if r["channel"] == channel and row_ratio(r) == ratio]
+    jscc = [r for r in kodak_results(results_dir, models) if r["channel"] == channel and row_ratio(r) == ratio]
     for model in dict.fromkeys(r["model"] for r in jscc):
         rs = [r for r in jscc if r["model"] == model]
         ax.plot([r["snr_db"] for r in rs], [r["psnr"] for r in rs], marker="o", label=model)
@@ -94,16 +97,16 @@ def plot_all_methods(results_dir: str | Path, channel: str, path: Path, publishe
 
 
 def plot_psnr_vs_bandwidth(results_dir: str | Path, path: Path, published: str | Path | None,
-                           snrs: tuple[float, ...] = (0.0, 10.0, 20.0)) -> None:
-    """PSNR vs k/n on Kodak over AWGN, one panel per SNR: every JSCC model at the ratios it was evaluated at (a
-    rate-adaptive model is one line), the digital baselines and their capacity-achieving ideal at each ratio they
+                           snrs: tuple[float, ...] = (0.0, 10.0, 20.0), models: Sequence[str] | None = None) -> None:
+    """PSNR vs k/n on Kodak over AWGN, one panel per SNR: every JSCC model (of ``models``, None: all) at the ratios
+    it was evaluated at (a rate-adaptive model is one line), the digital baselines and their capacity-achieving ideal at each ratio they
     were run at, and the published PSNR-vs-CBR points at that SNR (labelled as published)."""
     from jscc_rt.eval.plots import pyplot
     from jscc_rt.eval.published import published_psnr_vs_ratio
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(snrs), figsize=(5.2 * len(snrs), 4.6), sharey=True, squeeze=False)
-    jscc = [r for r in kodak_results(results_dir) if r["channel"] == "awgn" and row_ratio(r) is not None]
+    jscc = [r for r in kodak_results(results_dir, models) if r["channel"] == "awgn" and row_ratio(r) is not None]
     base = [r for r in baseline_rows(results_dir) if r["channel"] == "awgn"]
     names = list(dict.fromkeys([r["model"] for r in jscc] + [r["chain"] for r in base]))
     cmap = plt.get_cmap("tab20")
@@ -239,7 +242,8 @@ def newest_pareto(results_dir: str | Path) -> Path | None:
 
 def write_report_figures(results_dir: str | Path, out: str | Path, models: list[str],
                          published: str | Path | None = None) -> str:
-    """Draw the figures into ``out`` and write ``out/models.md``; returns that table, followed by one line per figure
+    """Draw the figures into ``out`` (the PSNR-vs-SNR and PSNR-vs-k/n figures show the JSCC rows of ``models`` only,
+    not every training run evaluated into ``results_dir``) and write ``out/models.md``; returns that table, followed by one line per figure
     whose result JSON is missing (that figure is skipped): ``pareto_snr{S}.png`` per SNR from the newest
     ``results_dir/**/pareto.json`` (:func:`newest_pareto`) and ``unrolled.png`` from
     ``results_dir/unrolled/unrolled.json``."""
@@ -251,8 +255,8 @@ def write_report_figures(results_dir: str | Path, out: str | Path, models: list[
         raise JsccInputError(f"results folder {str(rd)!r} not found; pass --results docs/results")
     o.mkdir(parents=True, exist_ok=True)
     for ch in ("awgn", "rayleigh"):
-        plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published)
-    plot_psnr_vs_bandwidth(rd, o / "psnr_vs_ratio.png", published)
+        plot_all_methods(rd, ch, o / f"psnr_vs_snr_{ch}.png", published, models=models)
+    plot_psnr_vs_bandwidth(rd, o / "psnr_vs_ratio.png", published, models=models)
     plot_perceptual(rd, o / "perceptual.png")
     skipped = []
     pareto = newest_pareto(rd)

@@ -20,7 +20,7 @@ from jscc_rt.eval.recon import ReconSaver, check_save_recon
 from jscc_rt.models import load_model
 from jscc_rt.models.config import parse_ratio
 from jscc_rt.models.rate import budget_channels, ladder
-from jscc_rt.models.registry import resolve_checkpoint
+from jscc_rt.models.registry import checkpoint_label, resolve_checkpoint
 
 METRICS = ("psnr", "ssim", "ms_ssim")
 
@@ -153,7 +153,7 @@ def run_eval(
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
     metrics = eval_metrics()
     for path, model, model_ratios in zip(paths, models, budgets):
-        name = path.stem
+        name = checkpoint_label(path)
         for ch, cfg in cfgs.items():
             n_draws = draws if draws is not None else (1 if ch == "awgn" else 4)
             adaptive = getattr(model.config, "rate_adaptive", False)

@@ -21,6 +21,7 @@ from jscc_rt.eval.metrics import psnr
 from jscc_rt.export.check import budgets, encoder_runner, receiver_feeds
 from jscc_rt.runtime.variants import variant_path
 from jscc_rt.models import load_model
+from jscc_rt.models.registry import checkpoint_label
 from jscc_rt.runtime.backends import BACKENDS, check_backends, make_runner, unavailable_reason
 from jscc_rt.runtime.base import RunnerUnavailable
 from jscc_rt.runtime.receiver import graph_from_sidecar
@@ -74,7 +75,7 @@ def receiver_latency(onnx_dir: str | Path, *, data: str | None = None, graphs: S
                     t = time_fn(lambda: runner.infer(feeds), warmup=3, iters=iters)
                 q = float(psnr(img[None], out.clamp(0, 1))[0])
                 ref_psnr = q if b == "torch" else ref_psnr
-                rows.append({"model": Path(jscc_path).stem, "graph": p.stem,
+                rows.append({"model": checkpoint_label(jscc_path), "graph": p.stem,
                              **({} if ratio is None else {"ratio": str(ratio)}),
                              "steps": meta.get("steps") or 0, "sampler": meta.get("sampler"),
                              "backend": b, "precision": getattr(runner, "precision", "fp32"),

@@ -17,6 +17,14 @@ def shipped_weights() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
+def checkpoint_label(path: str | Path) -> str:
+    """The name result rows give a checkpoint: the file's stem (``unrolled-w128-1_16`` for shipped weights), or the
+    run folder's name for a training run's ``model.pt`` (``train/checkpoints/rate-adaptive-3/model.pt`` ->
+    ``rate-adaptive-3``), so two runs' rows never share the label ``model``."""
+    p = Path(path)
+    return p.parent.name if p.stem == "model" and p.parent.name else p.stem
+
+
 def resolve_checkpoint(name_or_path: str) -> Path:
     """A path to an existing .pt file, or the name of shipped weights; raises naming the choices otherwise."""
     p = Path(name_or_path)

@@ -132,3 +132,18 @@ def test_report_draws_pareto_and_unrolled_from_their_jsons(tmp_path: Path) -> No
     assert "Figure skipped, unrolled.png: no " in text and "jscc-rt eval unrolled" in text
     assert not list((tmp_path / "out2").glob("pareto_snr*.png")) and not (tmp_path / "out2" / "unrolled.png").exists()
     assert (tmp_path / "out2" / "psnr_vs_snr_awgn.png").is_file() and (tmp_path / "out2" / "models.md").is_file()
+
+
+def test_results_keep_only_the_named_models_and_label_training_runs_by_their_folder(tmp_path: Path) -> None:
+    from jscc_rt.eval.figures import kodak_results
+    from jscc_rt.models.registry import checkpoint_label
+
+    assert checkpoint_label("train/checkpoints/rate-adaptive-3/model.pt") == "rate-adaptive-3"
+    assert checkpoint_label("jscc_rt/weights/unrolled-w128-1_16.pt") == "unrolled-w128-1_16"
+    assert checkpoint_label("model.pt") == "model"
+    (tmp_path / "a").mkdir()
+    rows = [{"model": m, "channel": "awgn", "snr_db": 10.0, "psnr": p}
+            for m, p in (("unrolled-1_16", 26.0), ("fixed-comparator-1_16", 29.0))]
+    (tmp_path / "a" / "results.json").write_text(json.dumps({"meta": {"eval_set": "kodak"}, "results": rows}))
+    assert {r["model"] for r in kodak_results(tmp_path)} == {"unrolled-1_16", "fixed-comparator-1_16"}
+    assert [r["psnr"] for r in kodak_results(tmp_path, ["unrolled-1_16"])] == [26.0]
