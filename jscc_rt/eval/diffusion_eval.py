@@ -206,12 +206,13 @@ def run_diffusion_eval(model: str, denoiser: str | None, consistency: str | None
                                     if decoder_snr_db is None else decoder_snr_db))
     images = link_images(links[0], data, max_images=max_images, max_pixels=max_pixels)
     saver = ReconSaver(Path(out) / "recon", n_recon) if n_recon else None
+    model_label = checkpoint_label(resolve_checkpoint(model))
     rows = []
     for ((name, _, _, steps, start, eta), err), link in zip(jobs, links):
         tag = f"{name}-{steps}-{start}" + (f"-eta{eta:g}" if eta else "") + (f"-err{err:+g}dB" if err else "")
         for r in eval_link(link, data, snrs, seed=seed, with_lpips=True, show_progress=show_progress, images=images,
                            recon=saver, recon_group=tag, desc=f"eval-diffusion {name} x{steps}"):
-            rows.append({"model": checkpoint_label(resolve_checkpoint(model)), "receiver": name, "steps": steps,
+            rows.append({"model": model_label, "receiver": name, "steps": steps,
                          "start": start, "eta": eta, "channel": channel, "snr_error_db": err,
                          "csi_err_var": csi_err_var, **r,
                          **({"upsampler_calibration": calibration}

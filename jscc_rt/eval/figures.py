@@ -99,8 +99,8 @@ def plot_all_methods(results_dir: str | Path, channel: str, path: Path, publishe
 def plot_psnr_vs_bandwidth(results_dir: str | Path, path: Path, published: str | Path | None,
                            snrs: tuple[float, ...] = (0.0, 10.0, 20.0), models: Sequence[str] | None = None) -> None:
     """PSNR vs k/n on Kodak over AWGN, one panel per SNR: every JSCC model (of ``models``, None: all) at the ratios
-    it was evaluated at (a rate-adaptive model is one line), the digital baselines and their capacity-achieving ideal at each ratio they
-    were run at, and the published PSNR-vs-CBR points at that SNR (labelled as published)."""
+    it was evaluated at (a rate-adaptive model is one line), the digital baselines and their capacity-achieving ideal
+    at each ratio they were run at, and the published PSNR-vs-CBR points at that SNR (labelled as published)."""
     from jscc_rt.eval.plots import pyplot
     from jscc_rt.eval.published import published_psnr_vs_ratio
 
@@ -243,9 +243,9 @@ def newest_pareto(results_dir: str | Path) -> Path | None:
 def write_report_figures(results_dir: str | Path, out: str | Path, models: list[str],
                          published: str | Path | None = None) -> str:
     """Draw the figures into ``out`` (the PSNR-vs-SNR and PSNR-vs-k/n figures show the JSCC rows of ``models`` only,
-    not every training run evaluated into ``results_dir``) and write ``out/models.md``; returns that table, followed by one line per figure
-    whose result JSON is missing (that figure is skipped): ``pareto_snr{S}.png`` per SNR from the newest
-    ``results_dir/**/pareto.json`` (:func:`newest_pareto`) and ``unrolled.png`` from
+    not every training run evaluated into ``results_dir``) and write ``out/models.md``; returns that table, followed
+    by one line per figure whose result JSON is missing (that figure is skipped): ``pareto_snr{S}.png`` per SNR from
+    the newest ``results_dir/**/pareto.json`` (:func:`newest_pareto`) and ``unrolled.png`` from
     ``results_dir/unrolled/unrolled.json``."""
     from jscc_rt.eval.pareto_plot import plot_pareto
     from jscc_rt.eval.unrolled_report import plot_unrolled
