@@ -21,6 +21,7 @@ def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     (["train", "--ratio", "abc"], "bandwidth ratio must be a fraction"),
     (["train", "--ratio", "2"], "must lie in (0, 1]"),
     (["train", "--lr", "nan"], "lr must be a finite positive number"),
+    (["train", "--rayleigh-share", "0.3"], "rayleigh_share 0.3 needs --channel mixed"),
     (["train-diffusion", "--jscc", "unrolled-1_16", "--lr", "-1"], "lr must be a finite positive number"),
     (["train-compress", "--base", "vae-1_16", "--steps", "0"], "steps must be >= 1"),
     (["bench", "pareto", "--iters", "0"], "iters must be >= 1"),

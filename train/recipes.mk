@@ -86,6 +86,14 @@ RA4_ARGS = $(subst --snr-max-db 20,--snr-max-db 25,$(subst --lr 0.0002,--lr 0.00
 train-unrolled-w128-1_64-1_4-stage4: $(STAMP)
 	$(JR) train $(RA4_ARGS) --decoder-blocks 2 --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 12000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-4 --no-progress $(RESUME)
 
+# its fifth stage (shipped since 2026-12-04; #19: at 20 dB the fourth stage still falls from 1/6 to 1/4, and it is
+# 0.13-0.16 dB under the flagship at 1/16 and 10-20 dB): the fourth stage's weights deepened to four residual
+# synthesis blocks at H/4 (the two new ones start as the identity), SNR -5..25 dB, log-MSE, lr 2e-4 to 1e-5,
+# 14000 steps; resumable
+RA5_ARGS = $(subst --snr-max-db 20,--snr-max-db 25,$(subst --init unrolled-w128-1_16,--init train/checkpoints/rate-adaptive-4/model.pt,$(RA_ARGS)))
+train-unrolled-w128-1_64-1_4-stage5: $(STAMP)
+	$(JR) train $(RA5_ARGS) --decoder-blocks 4 --loss log-mse --ratio 1/4 --min-ratio 1/64 --steps 14000 --warmup 200 --val-every 2000 --out train/checkpoints/rate-adaptive-5 --no-progress $(RESUME)
+
 # the flagship's latent denoiser (#16; its consistency student is distilled from it in a run of its own): 8000 latents
 # of 256-pixel crops of the training photos at -5..20 dB, 30000 steps, bf16; hours, resumable
 # (make train-diffusion-unrolled-w128-1_16 RESUME=--resume; the latent set is rebuilt from the seed on resume)
@@ -138,3 +146,8 @@ train-x4-decoder-control: $(STAMP)
 RATIO ?= 1/8
 train-fixed-comparator: $(STAMP)
 	$(JR) train $(RA_ARGS) --decoder-blocks 2 --ratio $(RATIO) --steps 4857 --warmup 200 --val-every 4857 --out train/checkpoints/fixed-comparator-$(subst /,_,$(RATIO)) --no-progress $(RESUME)
+
+# the same for the shipped fifth stage (four synthesis blocks; 10000 + 3 x 12000 + 14000 = 60000 steps over its five
+# stages, 60000 / 7 = 8571 per budget): make train-fixed-comparator4 RATIO=1/8 [RESUME=--resume]
+train-fixed-comparator4: $(STAMP)
+	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 8571 --warmup 200 --val-every 8571 --out train/checkpoints/fixed-comparator4-$(subst /,_,$(RATIO)) --no-progress $(RESUME)

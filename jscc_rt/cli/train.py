@@ -42,6 +42,8 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                         "(unrolled only; e.g. --ratio 1/4 --min-ratio 1/64)")
     p.add_argument("--channel", choices=("awgn", "rayleigh", "mixed"), default=d.channel,
                    help="mixed: AWGN or Rayleigh block fading, drawn per step")
+    p.add_argument("--rayleigh-share", type=float, default=None,
+                   help="--channel mixed: the share of steps over Rayleigh block fading (default 0.5)")
     add_config_options(p, TrainConfig, ("width", "downsample", "crop", "batch_size", "steps", "warmup", "seed",
                                         "val_every", "val_images", "ckpt_every", "threads", "unroll_iters", "lr",
                                         "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"))

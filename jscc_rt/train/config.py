@@ -87,6 +87,8 @@ class TrainConfig:
     loss: str = "mse"
     # unrolled model: residual synthesis blocks (JSCCConfig.decoder_blocks); None = 0 (configs written before it)
     decoder_blocks: int | None = None
+    # channel "mixed": the share of steps over Rayleigh block fading (the rest AWGN); None = 0.5 (configs before it)
+    rayleigh_share: float | None = None
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -122,6 +124,9 @@ class TrainConfig:
                                  "with --model vae")
         if self.channel not in CHANNELS:
             raise JsccInputError(f"training channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
+        if self.rayleigh_share is not None and (self.channel != "mixed" or not 0.0 < self.rayleigh_share < 1.0):
+            raise JsccInputError(f"rayleigh_share {self.rayleigh_share} needs --channel mixed (got {self.channel!r}) "
+                                 "and a value strictly between 0 and 1 (the share of Rayleigh steps; 0.5 by default)")
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
 

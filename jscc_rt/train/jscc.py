@@ -91,6 +91,15 @@ class LinkObjective(nn.Module):
         return mse, mse + (self.beta_kl * res.kl.float().mean() / n_src if res.kl is not None else 0.0)
 
 
+def draw_channel(cfg: TrainConfig, generator: torch.Generator) -> str:
+    """One training step's channel kind: ``cfg.channel``, or for ``"mixed"`` Rayleigh with probability
+    ``cfg.rayleigh_share`` (None: 0.5) and AWGN otherwise (one draw from ``generator``)."""
+    if cfg.channel != "mixed":
+        return cfg.channel
+    share = 0.5 if cfg.rayleigh_share is None else cfg.rayleigh_share
+    return ("awgn", "rayleigh")[int(torch.rand(1, generator=generator) < share)]
+
+
 def _cond_text(decoder_snr_db: float | None) -> str:
     return "the effective SNR" if decoder_snr_db is None else f"{decoder_snr_db:g} dB"
 
@@ -304,7 +313,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         x = sampler.sample()
         snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
         # one channel kind and one budget per step, the same on every rank (drawn only when they vary)
-        kind = cfg.channel if cfg.channel != "mixed" else ("awgn", "rayleigh")[int(torch.rand(1, generator=gen) < 0.5)]
+        kind = draw_channel(cfg, gen)
         ratio = Fraction(sample_channels(mcfg, gen), 6 * mcfg.downsample**2) if mcfg.rate_adaptive else None
         x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
         snr = D.shard(snr, info).to(device)

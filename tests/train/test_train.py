@@ -121,3 +121,24 @@ def test_log_mse_trains_and_is_recorded_and_refused_for_vae(tmp_path: Path) -> N
         TrainConfig(model="vae", loss="log-mse")
     with pytest.raises(JsccInputError, match="loss must be one of mse, log-mse, got 'l1'"):
         TrainConfig(loss="l1")
+
+
+def test_rayleigh_share_sets_the_mixed_channel_draw_and_keeps_the_default_draw() -> None:
+    from jscc_rt.train.jscc import draw_channel
+
+    def rayleigh_frac(cfg: TrainConfig, n: int = 4000) -> float:
+        gen = torch.Generator().manual_seed(0)
+        return sum(draw_channel(cfg, gen) == "rayleigh" for _ in range(n)) / n
+
+    assert abs(rayleigh_frac(TrainConfig(channel="mixed")) - 0.5) < 0.03
+    assert abs(rayleigh_frac(TrainConfig(channel="mixed", rayleigh_share=0.25)) - 0.25) < 0.03
+    assert rayleigh_frac(TrainConfig(channel="awgn"), 50) == 0.0
+    # the default (None) draws exactly what runs before the field drew: the same generator stream, threshold 0.5
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a = [draw_channel(TrainConfig(channel="mixed"), g1) for _ in range(64)]
+    b = [("awgn", "rayleigh")[int(torch.rand(1, generator=g2) < 0.5)] for _ in range(64)]
+    assert a == b
+    with pytest.raises(JsccInputError, match="rayleigh_share 0.3 needs --channel mixed .*'awgn'"):
+        TrainConfig(channel="awgn", rayleigh_share=0.3)
+    with pytest.raises(JsccInputError, match="rayleigh_share 1.0 needs"):
+        TrainConfig(channel="mixed", rayleigh_share=1.0)
