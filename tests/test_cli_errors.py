@@ -22,6 +22,9 @@ def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     (["train", "--ratio", "2"], "must lie in (0, 1]"),
     (["train", "--lr", "nan"], "lr must be a finite positive number"),
     (["train", "--rayleigh-share", "0.3"], "rayleigh_share 0.3 needs --channel mixed"),
+    (["train", "--ladder-weights", "1,2"], "ladder_weights [1.0, 2.0] need a rate-adaptive run (--min-ratio)"),
+    (["train", "--model", "unrolled", "--ratio", "1/4", "--min-ratio", "1/64", "--ladder-weights", "1,2"],
+     "ladder_weights [1.0, 2.0] must be 7 finite weights >= 0"),
     (["train-diffusion", "--jscc", "unrolled-1_16", "--lr", "-1"], "lr must be a finite positive number"),
     (["train-compress", "--base", "vae-1_16", "--steps", "0"], "steps must be >= 1"),
     (["bench", "pareto", "--iters", "0"], "iters must be >= 1"),
@@ -58,3 +61,11 @@ def test_decoder_snr_defaults_to_the_recommended_value(argv: list[str]) -> None:
     a = build_parser().parse_args(argv)
     assert a.decoder_snr == DECODER_SNR_AFTER_DENOISING_DB == 20.0
     assert build_parser().parse_args([*argv, "--decoder-snr", "effective"]).decoder_snr is None
+
+
+def test_ladder_weights_that_are_not_numbers_are_an_argparse_error_naming_them(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--model", "unrolled", "--min-ratio", "1/64", "--ratio", "1/4", "--ladder-weights", "1,x"])
+    assert e.value.code == 2
+    assert "argument --ladder-weights: '1,x' is not a comma-separated list of numbers" in capsys.readouterr().err

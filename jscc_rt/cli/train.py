@@ -44,6 +44,9 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="mixed: AWGN or Rayleigh block fading, drawn per step")
     p.add_argument("--rayleigh-share", type=float, default=None,
                    help="--channel mixed: the share of steps over Rayleigh block fading (default 0.5)")
+    p.add_argument("--ladder-weights", type=_weights, default=None,
+                   help="rate-adaptive: how often each ladder ratio is drawn, one weight per ratio from --min-ratio "
+                        "to --ratio (ascending), e.g. 1,1,1,1,2,2,3 for 1/64..1/4 (default: equally often)")
     add_config_options(p, TrainConfig, ("width", "downsample", "crop", "batch_size", "steps", "warmup", "seed",
                                         "val_every", "val_images", "ckpt_every", "threads", "unroll_iters", "lr",
                                         "lr_min", "snr_min_db", "snr_max_db", "beta_kl", "val_snr_db"))
@@ -82,6 +85,14 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="stop after this many total steps with a checkpoint (continue later with --resume)")
     _run_options(p)
     p.set_defaults(func=_cmd_jscc)
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers "
+                                         "(e.g. 1,1,1,1,2,2,3)") from None
 
 
 def _cmd_jscc(a: argparse.Namespace) -> int:

@@ -46,21 +46,39 @@ def budget_channels(cfg: JSCCConfig, ratio: Fraction | str | float | None) -> in
         raise JsccInputError(f"ratio {r} is not representable by this model: {e}") from None
 
 
+def ladder_between(lo: Fraction, hi: Fraction) -> list[Fraction]:
+    """The :data:`RATE_LADDER` ratios in ``[lo, hi]`` plus both ends, ascending (a rate-adaptive range's ladder)."""
+    return sorted({r for r in RATE_LADDER if lo <= r <= hi} | {lo, hi})
+
+
 def ladder(cfg: JSCCConfig) -> list[Fraction]:
     """The :data:`RATE_LADDER` ratios inside the model's range plus both ends of the range, ascending (its own
     ratio for a fixed-rate model)."""
     if not cfg.rate_adaptive:
         return [cfg.ratio]
-    return sorted({r for r in RATE_LADDER if cfg.min_ratio <= r <= cfg.ratio} | {cfg.min_ratio, cfg.ratio})
+    return ladder_between(cfg.min_ratio, cfg.ratio)
 
 
-def sample_channels(cfg: JSCCConfig, generator: torch.Generator) -> int:
+def sample_channels(cfg: JSCCConfig, generator: torch.Generator,
+                    weights: tuple[float, ...] | None = None) -> int:
     """One training budget (sent channels) drawn with ``generator``: a ladder ratio with probability
-    :data:`LADDER_PROB`, else a uniform even count in ``[min_latent_channels, latent_channels]``."""
-    u = torch.rand(2, generator=generator)
+    :data:`LADDER_PROB` (each equally likely, or in proportion to ``weights``, one per :func:`ladder` ratio,
+    ascending), else a uniform even count in ``[min_latent_channels, latent_channels]``. Two uniform draws
+    either way, so a weighted run consumes the generator like an unweighted one."""
     lad = [channels_for(r, cfg.downsample) for r in ladder(cfg)]
+    if weights is not None and len(weights) != len(lad):
+        raise JsccInputError(f"{len(weights)} ladder weights for the {len(lad)} ladder ratios "
+                             f"{', '.join(map(str, ladder(cfg)))}; give one weight per ratio")
+    u = torch.rand(2, generator=generator)
     if lad and float(u[0]) < LADDER_PROB:
-        return lad[min(int(float(u[1]) * len(lad)), len(lad) - 1)]
+        if weights is None:
+            return lad[min(int(float(u[1]) * len(lad)), len(lad) - 1)]
+        target, acc = float(u[1]) * sum(weights), 0.0
+        for c, w in zip(lad, weights):
+            acc += w
+            if target < acc:
+                return c
+        return lad[-1]
     n = (cfg.latent_channels - cfg.min_latent_channels) // 2 + 1
     return cfg.min_latent_channels + 2 * min(int(float(u[1]) * n), n - 1)
 

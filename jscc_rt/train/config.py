@@ -1,6 +1,7 @@
 """Training configuration (frozen, saved as ``train_config.json`` beside the checkpoint)."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ class TrainConfig:
     decoder_blocks: int | None = None
     # channel "mixed": the share of steps over Rayleigh block fading (the rest AWGN); None = 0.5 (configs before it)
     rayleigh_share: float | None = None
+    # rate-adaptive: the relative frequency of each ladder ratio (models.rate.ladder_between(min_ratio, ratio),
+    # ascending) among the ladder draws; None = equal (configs before it)
+    ladder_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not (SNR_DB_MIN <= self.snr_min_db <= self.snr_max_db <= SNR_DB_MAX):
@@ -127,8 +131,23 @@ class TrainConfig:
         if self.rayleigh_share is not None and (self.channel != "mixed" or not 0.0 < self.rayleigh_share < 1.0):
             raise JsccInputError(f"rayleigh_share {self.rayleigh_share} needs --channel mixed (got {self.channel!r}) "
                                  "and a value strictly between 0 and 1 (the share of Rayleigh steps; 0.5 by default)")
+        if self.ladder_weights is not None:
+            object.__setattr__(self, "ladder_weights", tuple(float(x) for x in self.ladder_weights))  # JSON lists
+            self._check_ladder_weights()
         if self.crop % self.downsample:
             raise JsccInputError(f"crop {self.crop} must be a multiple of downsample {self.downsample}")
+
+    def _check_ladder_weights(self) -> None:
+        from jscc_rt.models.config import parse_ratio
+        from jscc_rt.models.rate import ladder_between
+
+        w = self.ladder_weights
+        if self.min_ratio is None:
+            raise JsccInputError(f"ladder_weights {list(w)} need a rate-adaptive run (--min-ratio)")
+        lad = ladder_between(parse_ratio(self.min_ratio), parse_ratio(self.ratio))
+        if len(w) != len(lad) or not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0:
+            raise JsccInputError(f"ladder_weights {list(w)} must be {len(lad)} finite weights >= 0, not all zero, "
+                                 f"one per ladder ratio {', '.join(map(str, lad))} (ascending)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -314,7 +314,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
         # one channel kind and one budget per step, the same on every rank (drawn only when they vary)
         kind = draw_channel(cfg, gen)
-        ratio = Fraction(sample_channels(mcfg, gen), 6 * mcfg.downsample**2) if mcfg.rate_adaptive else None
+        ratio = (Fraction(sample_channels(mcfg, gen, cfg.ladder_weights), 6 * mcfg.downsample**2)
+                 if mcfg.rate_adaptive else None)
         x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
         snr = D.shard(snr, info).to(device)
         with autocast(cfg.precision, device):

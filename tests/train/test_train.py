@@ -142,3 +142,35 @@ def test_rayleigh_share_sets_the_mixed_channel_draw_and_keeps_the_default_draw()
         TrainConfig(channel="awgn", rayleigh_share=0.3)
     with pytest.raises(JsccInputError, match="rayleigh_share 1.0 needs"):
         TrainConfig(channel="mixed", rayleigh_share=1.0)
+
+
+def test_ladder_weights_set_how_often_each_ladder_ratio_is_drawn_and_keep_the_default_draw() -> None:
+    from fractions import Fraction
+
+    from jscc_rt.models.config import JSCCConfig
+    from jscc_rt.models.rate import LADDER_PROB, channels_for, ladder, sample_channels
+
+    mcfg = JSCCConfig.for_ratio("1/4", "unrolled", width=32, min_ratio="1/64")
+    lad = [channels_for(r, mcfg.downsample) for r in ladder(mcfg)]
+    assert ladder(mcfg) == [Fraction(1, d) for d in (64, 32, 16, 12, 8, 6, 4)]
+    w = (0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 3.0)
+    gen = torch.Generator().manual_seed(0)
+    draws = [sample_channels(mcfg, gen, w) for _ in range(4000)]
+    n16, n4 = draws.count(lad[2]), draws.count(lad[6])
+    # ladder draws: 1/16 a quarter, 1/4 three quarters; the off-ladder uniform draws (1 - LADDER_PROB) stay
+    assert abs(n4 / max(n16, 1) - 3.0) < 0.4
+    assert abs((n16 + n4) / 4000 - LADDER_PROB - (1 - LADDER_PROB) * 2 / len(range(mcfg.min_latent_channels,
+                                                                                 mcfg.latent_channels + 1, 2))) < 0.03
+    assert lad[0] not in draws or draws.count(lad[0]) < 40  # only the rare uniform draw hits 1/64
+    # equal weights draw exactly what the default (None) draws, from the same generator stream
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert [sample_channels(mcfg, g1) for _ in range(200)] == [sample_channels(mcfg, g2, (1.0,) * 7) for _ in range(200)]
+    with pytest.raises(JsccInputError, match="3 ladder weights for the 7 ladder ratios 1/64, 1/32"):
+        sample_channels(mcfg, torch.Generator().manual_seed(1), (1.0, 1.0, 1.0))
+    cfg = TrainConfig(model="unrolled", ratio="1/4", min_ratio="1/64", ladder_weights=[1, 1, 1, 1, 2, 2, 3])
+    assert cfg.ladder_weights == (1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 3.0)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg  # the JSON round trip resumes with the same config
+    with pytest.raises(JsccInputError, match=r"ladder_weights \[1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0\] must be 7"):
+        TrainConfig(model="unrolled", ratio="1/4", min_ratio="1/64", ladder_weights=(1, -1, 1, 1, 1, 1, 1))
+    with pytest.raises(JsccInputError, match="must be 7 finite weights"):
+        TrainConfig(model="unrolled", ratio="1/4", min_ratio="1/64", ladder_weights=(0,) * 7)
