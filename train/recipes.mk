@@ -181,3 +181,11 @@ train-fixed-comparator: $(STAMP)
 # stages, 60000 / 7 = 8571 per budget): make train-fixed-comparator4 RATIO=1/8 [RESUME=--resume]
 train-fixed-comparator4: $(STAMP)
 	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 8571 --warmup 200 --val-every 8571 --out train/checkpoints/fixed-comparator4-$(subst /,_,$(RATIO)) --no-progress $(RESUME)
+
+# the same for the shipped ninth stage (four synthesis blocks, 86000 steps over nine stages). Same CPU time, measured
+# (docs/results.md, comparator section): 22000 steps at 3.674 steps/s (no blocks) + 24000 at 3.067 (two) + 40000 at
+# 2.706 (four) = 28,595 s, 4,085 s per budget; the fastest four-block comparator measured runs 3.098 steps/s (1/16),
+# so 13000 steps give every budget at least that time (4,196 s at 1/16, 4,618 s at 1/4):
+# make train-fixed-comparator9 RATIO=1/8 [RESUME=--resume]
+train-fixed-comparator9: $(STAMP)
+	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 13000 --warmup 200 --val-every 13000 --out train/checkpoints/fixed-comparator9-$(subst /,_,$(RATIO)) --no-progress $(RESUME)

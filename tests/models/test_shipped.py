@@ -18,7 +18,7 @@ DOC = (WEIGHTS_DIR / "TRAINING.md").read_text()
 #: test's own call below; the floors sit 0.3 dB under these, for numerics across CPUs.
 FLOORS_10DB = {"deepjscc-1_16": 24.65, "deepjscc-res-1_16": 28.19, "unrolled-1_16": 26.85, "unrolled-w64-1_16": 28.95,
                "vae-1_6": 26.25, "unrolled-w128-1_16": 30.58, "unrolled-w128-1_12": 31.16,
-               "unrolled-w128-1_64-1_4": 32.63}  # at its largest ratio, 1/4
+               "unrolled-w128-1_64-1_4": 33.24}  # at its largest ratio, 1/4
 
 
 def test_every_shipped_file_is_documented_with_its_sha256() -> None:
