@@ -7,10 +7,11 @@ Kodak PSNR at 0 and 10 dB."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 
@@ -21,14 +22,34 @@ from jscc_rt.eval.published import published_psnr_vs_snr
 KODAK_HW = (512, 768)
 
 
+def recorded_date(path: Path) -> str:
+    """When the run that wrote ``path`` (a result JSON) finished: its ``meta.date`` (ISO 8601, UTC), else the file's
+    modification time in the same format. A fresh clone's modification times are checkout order, not measurement
+    order, so every writer that records a date is ordered by it."""
+    try:
+        d = json.loads(path.read_text())
+        date = d.get("meta", {}).get("date") if isinstance(d, dict) else None
+    except (OSError, ValueError):
+        date = None
+    if isinstance(date, str) and date:
+        return datetime.fromisoformat(date).astimezone(timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+
+
+def oldest_first(paths: Iterable[Path]) -> list[Path]:
+    """Result files ordered by :func:`recorded_date`, then path: where several files hold the same model, ratio and
+    channel, the last one (the newest measurement) wins."""
+    return sorted(paths, key=lambda p: (recorded_date(p), str(p)))
+
+
 def kodak_results(results_dir: str | Path, models: Sequence[str] | None = None) -> list[dict]:
     """Every ``jscc-rt eval`` row on the full Kodak set under ``results_dir/*/results.json`` (``model``, ``channel``,
     ``snr_db``, ``psnr``, ``ratio`` where recorded, ...; the file the row came from in ``source``); the newest file
-    wins per model, ratio and channel. ``models``: keep only the rows of these names (None: every model, training
-    runs' checkpoints included)."""
+    (:func:`oldest_first`) wins per model, ratio and channel. ``models``: keep only the rows of these names (None:
+    every model, training runs' checkpoints included)."""
     rows: dict[tuple[str, str, str], list[dict]] = {}
     key = lambda r: (r["model"], str(row_ratio(r)), r["channel"])  # noqa: E731  (older files carry no ratio)
-    for f in sorted(Path(results_dir).glob("*/results.json"), key=lambda p: p.stat().st_mtime):
+    for f in oldest_first(Path(results_dir).glob("*/results.json")):
         d = json.loads(f.read_text())
         if d.get("meta", {}).get("eval_set") != "kodak":
             continue
@@ -47,7 +68,7 @@ def baseline_rows(results_dir: str | Path) -> list[dict]:
     """Digital-baseline rows of every ``results_dir/baselines*/baselines.json`` on Kodak, each with the ``ratio``
     (a Fraction) its run used; the newest file wins per ratio."""
     by_ratio: dict[Fraction, list[dict]] = {}
-    for f in sorted(Path(results_dir).glob("baselines*/baselines.json"), key=lambda p: p.stat().st_mtime):
+    for f in oldest_first(Path(results_dir).glob("baselines*/baselines.json")):
         d = json.loads(f.read_text())
         meta = d.get("meta", {})
         if meta.get("eval_set") != "kodak":
@@ -149,7 +170,7 @@ def perceptual_points(results_dir: str | Path, snr_db: float) -> list[dict]:
             r["ratio"]) else ""), "psnr": r["psnr"], "flip": r["flip"]}
            for r in kodak_results(results_dir)
            if r["channel"] == "awgn" and r["snr_db"] == snr_db and r.get("flip") is not None]
-    for f in sorted(Path(results_dir).glob("*/diffusion.json"), key=lambda p: p.stat().st_mtime):
+    for f in oldest_first(Path(results_dir).glob("*/diffusion.json")):
         for r in json.loads(f.read_text()):
             if (r.get("eval_set") == "kodak" and r.get("channel") == "awgn" and r["snr_db"] == snr_db
                     and r.get("flip") is not None and r.get("start") == "matched" and not r.get("snr_error_db")):
@@ -179,7 +200,7 @@ def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
     ``results_dir/*/latency.json`` rows that name their model (``jscc-rt export latency``): ``{"torch_ms",
     "fastest_ms", "fastest": "backend precision", "threads"}`` (a rate-adaptive model at its 1/16 budget)."""
     out: dict[str, dict] = {}
-    for f in sorted(Path(results_dir).glob("*/latency.json"), key=lambda p: p.stat().st_mtime):
+    for f in oldest_first(Path(results_dir).glob("*/latency.json")):
         d = json.loads(f.read_text())
         rows = [r for r in (d.get("rows", []) if isinstance(d, dict) else d) if isinstance(r, dict) and r.get("model")
                 and r["graph"] == "receiver_decoder" and r.get("ratio", "1/16") == "1/16"]
@@ -234,9 +255,9 @@ def table_markdown(rows: list[dict]) -> str:
 
 
 def newest_pareto(results_dir: str | Path) -> Path | None:
-    """The newest (by modification time) ``pareto.json`` anywhere under ``results_dir`` (``jscc-rt bench pareto``),
+    """The newest (by :func:`recorded_date`) ``pareto.json`` anywhere under ``results_dir`` (``jscc-rt bench pareto``),
     or None when there is none."""
-    found = sorted(Path(results_dir).rglob("pareto.json"), key=lambda p: p.stat().st_mtime)
+    found = oldest_first(Path(results_dir).rglob("pareto.json"))
     return found[-1] if found else None
 
 

@@ -147,3 +147,26 @@ def test_results_keep_only_the_named_models_and_label_training_runs_by_their_fol
     (tmp_path / "a" / "results.json").write_text(json.dumps({"meta": {"eval_set": "kodak"}, "results": rows}))
     assert {r["model"] for r in kodak_results(tmp_path)} == {"unrolled-1_16", "fixed-comparator-1_16"}
     assert [r["psnr"] for r in kodak_results(tmp_path, ["unrolled-1_16"])] == [26.0]
+
+
+def test_the_newest_measurement_wins_by_its_recorded_date_not_the_files_mtime(tmp_path: Path) -> None:
+    """A fresh clone writes result files in checkout order; `meta.date` (what the run recorded) decides which of two
+    files holding the same model, ratio and channel is the newer measurement; files without a date use their mtime."""
+    import os
+
+    from jscc_rt.eval.figures import kodak_results, oldest_first, recorded_date
+
+    for name, date, psnr, age in (("later_run", "2026-12-04T22:00:00+00:00", 30.0, 1000),
+                                  ("earlier_run", "2026-12-03T09:00:00+00:00", 29.0, 0)):
+        (tmp_path / name).mkdir()
+        f = tmp_path / name / "results.json"
+        f.write_text(json.dumps({"meta": {"eval_set": "kodak", "date": date}, "results": [
+            {"model": "m", "channel": "awgn", "snr_db": 10.0, "psnr": psnr}]}))
+        os.utime(f, (f.stat().st_mtime - age, f.stat().st_mtime - age))  # the older run has the newer mtime
+    assert [r["psnr"] for r in kodak_results(tmp_path)] == [30.0]
+    (tmp_path / "undated").mkdir()
+    u = tmp_path / "undated" / "latency.json"
+    u.write_text(json.dumps({"rows": []}))
+    os.utime(u, (0, 0))  # 1970: before both dated files
+    assert recorded_date(u) == "1970-01-01T00:00:00+00:00"
+    assert [p.parent.name for p in oldest_first(tmp_path.glob("*/*.json"))] == ["undated", "earlier_run", "later_run"]
