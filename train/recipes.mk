@@ -187,5 +187,7 @@ train-fixed-comparator4: $(STAMP)
 # 2.706 (four) = 28,595 s, 4,085 s per budget; the fastest four-block comparator measured runs 3.098 steps/s (1/16),
 # so 13000 steps give every budget at least that time (4,196 s at 1/16, 4,618 s at 1/4):
 # make train-fixed-comparator9 RATIO=1/8 [RESUME=--resume]
+# (on a CPU without bf16, where --precision bf16 is refused: RESUME="--precision fp32" for a new run, or
+# RESUME="--resume --precision fp32 --allow-precision-change" to continue a bf16 one; TRAINING.md)
 train-fixed-comparator9: $(STAMP)
 	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 13000 --warmup 200 --val-every 13000 --out train/checkpoints/fixed-comparator9-$(subst /,_,$(RATIO)) --no-progress $(RESUME)

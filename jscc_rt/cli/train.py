@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from jscc_rt._validate import JsccInputError
 from jscc_rt.cli.common import add_config_options, add_kind_group, add_precision_args, config_from_args, decoder_snr
 
 #: ``jscc-rt train KIND``: what each kind trains.
@@ -81,6 +82,10 @@ def _add_jscc(p: argparse.ArgumentParser) -> None:
                    help="auto: CUDA when available (cuda:LOCAL_RANK under torchrun), else CPU")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/train_state.pt (same flags; bit-exact on the same machine)")
+    p.add_argument("--allow-precision-change", action="store_true",
+                   help="with --resume: the state may have been trained under another --precision / channels-last "
+                        "(e.g. a bf16 run continued in fp32 on a CPU without bf16); recorded as precision_segments "
+                        "in model.json, and the run is no longer bit-exact with an uninterrupted one")
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after this many total steps with a checkpoint (continue later with --resume)")
     _run_options(p)
@@ -98,8 +103,11 @@ def _weights(text: str) -> tuple[float, ...]:
 def _cmd_jscc(a: argparse.Namespace) -> int:
     from jscc_rt.train import TrainConfig, train
 
+    if a.allow_precision_change and not a.resume:
+        raise JsccInputError("--allow-precision-change only applies with --resume (it lets a saved run continue "
+                             "under another --precision); add --resume or drop it")
     res = train(config_from_args(TrainConfig, a), a.out, resume=a.resume, show_progress=not a.no_progress,
-                stop_after=a.stop_after)
+                stop_after=a.stop_after, allow_precision_change=a.allow_precision_change)
     if "rank" not in res:  # under torchrun only rank 0 reports
         run = ("step", "steps_per_s", "precision", "channels_last", "ema", "world_size")
         print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},

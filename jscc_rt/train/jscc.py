@@ -8,7 +8,9 @@ Precision (:mod:`jscc_rt.train.precision`): bf16/fp16 autocast around the forwar
 weights; the channel simulation computes in float32 (the reference ``tx_channel_rx`` promotes to float32). Runs
 data-parallel under ``torchrun`` (:mod:`jscc_rt.train.dist`). A run stopped at step N (``stop_after``, or killed
 after a checkpoint) and resumed equals the uninterrupted run bit for bit on the same machine, thread count and
-number of processes.
+number of processes. ``allow_precision_change`` lets a resume continue under another ``precision`` /
+``channels_last`` (a bf16 run on a CPU without bf16); each precision's first step is kept in ``precision_segments``
+(train state and ``model.json``), so a run's arithmetic history stays on record.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from jscc_rt.eval.evaluate import evaluate, summarize
 from jscc_rt.models import JSCCConfig, JSCCModel, save_model
 from jscc_rt.models.rate import ladder, sample_channels, resize_from
 from jscc_rt.pipeline import Link
+from jscc_rt.runtime.runners import cpu_name
 from jscc_rt.train import dist as D
 from jscc_rt.train.config import TrainConfig, start_run
 from jscc_rt.train.data import training_images, validation_images
@@ -149,7 +152,8 @@ def _frozen_receiver(cfg: TrainConfig, model: JSCCModel) -> tuple[DiffusionRecei
 
 
 def train(
-    cfg: TrainConfig, out: str | Path, *, resume: bool = False, show_progress: bool = True, stop_after: int | None = None
+    cfg: TrainConfig, out: str | Path, *, resume: bool = False, show_progress: bool = True, stop_after: int | None = None,
+    allow_precision_change: bool = False,
 ) -> dict:
     """Train a JSCC model per ``cfg`` into ``out``; returns the last validation summary (``snr_db``, ``n``,
     ``psnr``) plus ``step``, ``steps_per_s`` (training steps per second of this invocation, leaving out its first 5
@@ -158,18 +162,25 @@ def train(
 
     ``stop_after`` ends the run after that many total steps (with a checkpoint), to be continued with
     ``resume=True``; the learning-rate schedule still follows ``cfg.steps``. Under ``torchrun`` only rank 0
-    validates; the other ranks return ``{"rank", "step", "steps_per_s"}``.
+    validates; the other ranks return ``{"rank", "step", "steps_per_s"}``. ``allow_precision_change`` (with
+    ``resume``): the saved state may have been trained under another ``precision`` / ``channels_last``; every other
+    field must still match. The switch is recorded (``precision_segments``), and the run is no longer bit-exact with
+    an uninterrupted one.
     """
     dev_type = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     info = D.init_distributed(dev_type)
     try:
-        return _train(cfg, Path(out), info, resume, show_progress, stop_after)
+        return _train(cfg, Path(out), info, resume, show_progress, stop_after, allow_precision_change)
     finally:
         D.shutdown(info)
 
 
+#: Fields a resume may change with ``allow_precision_change``: how the steps compute, not what they train.
+ARITHMETIC_FIELDS = ("precision", "channels_last")
+
+
 def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_progress: bool,
-           stop_after: int | None) -> dict:
+           stop_after: int | None, allow_precision_change: bool = False) -> dict:
     cfg, device = resolve_config(cfg, info.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -177,8 +188,15 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     out = start_run(out, cfg.threads, cfg.seed)
     state_path = out / "train_state.pt"
     st = load_state(state_path) if resume and state_path.is_file() else None
+    segments = [{"from_step": 0, "precision": cfg.precision, "channels_last": cfg.channels_last,
+                 "cpu": cpu_name()}]
     if st is not None:  # refuse before anything in `out` is touched
-        check_same_config(TrainConfig.from_dict(st["config"]).to_dict(), cfg.to_dict(), out)
+        old = TrainConfig.from_dict(st["config"]).to_dict()
+        segments = list(st.get("precision_segments") or [{"from_step": 0, **{k: old[k] for k in ARITHMETIC_FIELDS},
+                                                          "cpu": None}])
+        if allow_precision_change:
+            old = {**old, **{k: cfg.to_dict()[k] for k in ARITHMETIC_FIELDS}}
+        check_same_config(old, cfg.to_dict(), out)
         if st["world_size"] != info.world_size:
             raise JsccInputError(f"cannot resume {str(out)!r}: it was trained by {st['world_size']} process(es), this "
                                  f"run has {info.world_size}; use torchrun --nproc_per_node {st['world_size']}")
@@ -241,6 +259,9 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             if rng.get("cuda") is not None and device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda"][info.rank].clone(), device)
             step, elapsed, loss_ema, last_val = st["step"], st["elapsed_s"], st["loss_ema"], st["last_val"]
+            if any(segments[-1][k] != getattr(cfg, k) for k in ARITHMETIC_FIELDS):
+                segments.append({"from_step": step, **{k: getattr(cfg, k) for k in ARITHMETIC_FIELDS},
+                                 "cpu": cpu_name()})
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "
@@ -288,7 +309,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1), "weights": weights,
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
-                "final": final, **({} if not cfg.freeze_encoder else {
+                "final": final, **({} if len(segments) == 1 else {"precision_segments": segments}),
+                **({} if not cfg.freeze_encoder else {
                     "encoder_of_sha256": src_sha, "decoder_input": "the received latent (encoder frozen)"}),
                 **({} if receiver is None else {
                     "encoder_of_sha256": src_sha, "decoder_snr_db": cfg.decoder_snr_db,
@@ -299,7 +321,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                     "ema": ema.state_dict() if ema is not None else None,
                     "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng, "step": step,
                     "elapsed_s": elapsed, "loss_ema": loss_ema, "last_val": last_val,
-                    "world_size": info.world_size, "replica_digests": digests}, state_path)
+                    "world_size": info.world_size, "replica_digests": digests, "precision_segments": segments},
+                   state_path)
 
     model.train()
     t_start = time.time() - elapsed

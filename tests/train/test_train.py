@@ -68,6 +68,38 @@ def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing overwritten
 
 
+def test_resume_under_another_layout_needs_the_flag_and_is_recorded(tmp_path: Path) -> None:
+    """A run saved under one arithmetic (here channels_last off, which any CPU runs; a bf16 -> fp32 switch on a CPU
+    without bf16 takes the same path) resumes under another only with ``allow_precision_change``; the switch step
+    lands in ``precision_segments`` of the state and of model.json, and any other field still refuses."""
+    cfg = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=False, **SMALL)
+    train(cfg, tmp_path, show_progress=False, stop_after=2)
+    nhwc = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=True, **SMALL)
+    with pytest.raises(JsccInputError, match=r"differs .*channels_last: False -> True"):
+        train(nhwc, tmp_path, resume=True, show_progress=False)
+    with pytest.raises(JsccInputError, match=r"differs .*lr: 0\.002 -> 0\.001"):
+        train(TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=True,
+                          **{**SMALL, "lr": 1e-3}), tmp_path, resume=True, show_progress=False,
+              allow_precision_change=True)
+    res = train(nhwc, tmp_path, resume=True, show_progress=False, allow_precision_change=True)
+    assert res["step"] == 4 and res["channels_last"]
+    want = [{"from_step": 0, "precision": "fp32", "channels_last": False},
+            {"from_step": 2, "precision": "fp32", "channels_last": True}]
+    segs = json.loads((tmp_path / "model.json").read_text())["meta"]["precision_segments"]
+    assert [{k: s[k] for k in ("from_step", "precision", "channels_last")} for s in segs] == want
+    assert all(s["cpu"] for s in segs)
+    state = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert state["precision_segments"] == segs and state["config"]["channels_last"] is True
+
+
+def test_cli_allow_precision_change_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jscc_rt.cli import main
+
+    assert main(["train", "--width", "16", "--out", str(tmp_path), "--allow-precision-change"]) == 2
+    assert "--allow-precision-change only applies with --resume" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_bad_train_config() -> None:
     with pytest.raises(JsccInputError, match="SNR range"):
         TrainConfig(snr_min_db=10, snr_max_db=0)
