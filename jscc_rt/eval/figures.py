@@ -198,19 +198,32 @@ def plot_perceptual(results_dir: str | Path, path: Path, snrs: tuple[float, ...]
 def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
     """Per model, the decoder-alone receiver's p50 latency (ms) on one Kodak image from the newest
     ``results_dir/*/latency.json`` rows that name their model (``jscc-rt export latency``): ``{"torch_ms",
-    "fastest_ms", "fastest": "backend precision", "threads"}`` (a rate-adaptive model at its 1/16 budget)."""
-    out: dict[str, dict] = {}
+    "fastest_ms", "fastest": "backend precision", "threads", "device"}`` (a rate-adaptive model at its 1/16 budget).
+
+    Latency is only comparable on one machine, so every model's row comes from one device: the one whose rows cover
+    the most models (ties: the device measured last), e.g. the run that timed the whole table, not a later run of
+    one model on another CPU. A file is one run on one machine, named by the shortest ``device`` of its rows; files
+    without one count as one unnamed device."""
+    per_device: dict[str | None, dict[str, dict]] = {}
     for f in oldest_first(Path(results_dir).glob("*/latency.json")):
         d = json.loads(f.read_text())
         rows = [r for r in (d.get("rows", []) if isinstance(d, dict) else d) if isinstance(r, dict) and r.get("model")
                 and r["graph"] == "receiver_decoder" and r.get("ratio", "1/16") == "1/16"]
+        # one run is one machine; its backends name that CPU with more or less detail (OpenVINO appends its
+        # capabilities), so the run's device is the shortest name among its rows
+        dev = min((r["device"] for r in rows if r.get("device")), key=len, default=None)
         for model in {r["model"] for r in rows}:
             rs = [r for r in rows if r["model"] == model]
             torch_ms = next((r["latency_ms_p50"] for r in rs if r["backend"] == "torch"), None)
             best = min(rs, key=lambda r: r["latency_ms_p50"])
-            out[model] = {"torch_ms": torch_ms, "fastest_ms": best["latency_ms_p50"],
-                          "fastest": f"{best['backend']} {best['precision']}", "threads": best["threads"]}
-    return out
+            per_device.setdefault(dev, {})[model] = {
+                "torch_ms": torch_ms, "fastest_ms": best["latency_ms_p50"],
+                "fastest": f"{best['backend']} {best['precision']}", "threads": best["threads"], "device": dev}
+            per_device[dev] = per_device.pop(dev)  # most recently measured device last
+    if not per_device:
+        return {}
+    devices = list(per_device)
+    return per_device[max(reversed(devices), key=lambda dv: len(per_device[dv]))]
 
 
 def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
@@ -247,7 +260,9 @@ def table_markdown(rows: list[dict]) -> str:
             return "n/a"
         return f"{f(v['torch_ms'])} / {v['fastest_ms']:.1f} ({v['fastest']}, {v['threads']} threads)"
 
-    lines = ["| model | parameters | encoder GMAC | decoder GMAC | decoder latency ms: torch fp32 / fastest CPU | "
+    devices = {r["latency"].get("device") for r in rows if r.get("latency")}
+    on = f" on {devices.pop()}" if len(devices) == 1 and None not in devices else ""
+    lines = [f"| model | parameters | encoder GMAC | decoder GMAC | decoder latency ms{on}: torch fp32 / fastest CPU | "
              "Kodak PSNR 0 dB | Kodak PSNR 10 dB |", "|---|---:|---:|---:|---|---:|---:|"]
     lines += [f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['encoder_gmac']:.1f} | {r['decoder_gmac']:.1f} | "
               f"{lat(r)} | {f(r['psnr_0db'])} | {f(r['psnr_10db'])} |" for r in rows]

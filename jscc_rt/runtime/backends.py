@@ -44,14 +44,14 @@ def unavailable_reason(name: str) -> str | None:
     import importlib.util
 
     if name == "torch-bf16" and not (cpu_has_bf16() or torch.cuda.is_available()):
-        return "this CPU has no bf16 (avx512_bf16 / AMX)"
+        return "this CPU has no bf16 (avx512_bf16 / AMX); use 'torch' (fp32) or 'openvino' (f32) here"
     if name.startswith("onnxruntime") and importlib.util.find_spec("onnxruntime") is None:
         return "onnxruntime is not installed (pip install 'jscc-rt[onnx]')"
     if name.startswith("openvino"):
         if importlib.util.find_spec("openvino") is None:
             return "OpenVINO is not installed (pip install 'jscc-rt[openvino]')"
         if name == "openvino-bf16" and not cpu_has_bf16():
-            return "this CPU has no bf16 (avx512_bf16 / AMX)"
+            return "this CPU has no bf16 (avx512_bf16 / AMX); use 'openvino' (f32) here"
     if name == "tensorrt" and (importlib.util.find_spec("tensorrt") is None or not torch.cuda.is_available()):
         return "TensorRT needs the tensorrt package and a CUDA GPU"
     return None
@@ -63,6 +63,9 @@ def onnx_runner(name: str, onnx_path: str | Path, *, threads: int = 0) -> Runner
 
     if name not in ONNX_BACKENDS:
         raise JsccInputError(f"backend {name!r} does not run ONNX graphs; choose one of {', '.join(ONNX_BACKENDS)}")
+    reason = unavailable_reason(name)
+    if reason:
+        raise RunnerUnavailable(f"backend {name}: {reason}")
     p = Path(onnx_path)
     if name == "onnxruntime-int8":
         q = variant_path(p, "int8")

@@ -83,16 +83,24 @@ class TorchRunner(Runner):
 
 
 def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``) with its widest matrix/vector tier in
+    brackets, e.g. ``"AMD EPYC [AVX2]"`` or ``"Intel(R) Xeon(R) Processor [AMX-BF16]"``: virtual machines report
+    bare names such as "AMD EPYC" for CPUs from AVX2-only to AVX512-BF16, and latency rows must tell them apart."""
     import platform
 
+    name, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if line.startswith("model name") and not name:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith(("flags", "Features")) and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = name or platform.processor() or platform.machine()
+    tier = next((t for f, t in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX512"),
+                                ("avx2", "AVX2"), ("bf16", "BF16"), ("asimd", "NEON")) if f in flags), None)
+    return f"{name} [{tier}]" if tier else name
 
 
 def cpu_has_bf16() -> bool:

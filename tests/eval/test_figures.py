@@ -67,10 +67,38 @@ def test_model_table_takes_the_decoder_latency_rows_that_name_their_model(tmp_pa
               "latency_ms_p50": 1.0}]  # a row that names no model is not attributed to one
     (tmp_path / "lat" / "latency.json").write_text(json.dumps({"rows": rows}))
     lat = decoder_latency(tmp_path)
-    assert lat == {"m": {"torch_ms": 300.0, "fastest_ms": 120.0, "fastest": "openvino-bf16 bf16", "threads": 2}}
+    assert lat == {"m": {"torch_ms": 300.0, "fastest_ms": 120.0, "fastest": "openvino-bf16 bf16", "threads": 2,
+                         "device": None}}
     md = table_markdown([{"model": "m", "params": 1e6, "encoder_gmac": 1.0, "decoder_gmac": 2.0, "psnr_0db": 26.0,
                           "psnr_10db": 30.0, "latency": lat["m"]}])
-    assert "| 300.00 / 120.0 (openvino-bf16 bf16, 2 threads) |" in md
+    assert "| 300.00 / 120.0 (openvino-bf16 bf16, 2 threads) |" in md and "decoder latency ms: torch" in md
+
+
+def test_model_table_latency_comes_from_one_machine(tmp_path: Path) -> None:
+    """A table run timed models a and b on machine X; a later run timed a alone on machine Y: the table keeps X's
+    rows for both (latency is compared only within one machine) and names X in its header."""
+    import os
+
+    from jscc_rt.eval.figures import decoder_latency, table_markdown
+
+    def write(name: str, device: str, ms: dict[str, float], mtime: int) -> None:
+        (tmp_path / name).mkdir()
+        rows = [{"model": m, "graph": "receiver_decoder", "backend": "torch", "precision": "fp32", "threads": 2,
+                 "device": device, "latency_ms_p50": v} for m, v in ms.items()]
+        f = tmp_path / name / "latency.json"
+        f.write_text(json.dumps({"rows": rows}))
+        os.utime(f, (mtime, mtime))
+
+    write("table_x", "X", {"a": 10.0, "b": 20.0}, 1_000)
+    write("later_y", "Y", {"a": 99.0}, 2_000)
+    lat = decoder_latency(tmp_path)
+    assert {m: (v["torch_ms"], v["device"]) for m, v in lat.items()} == {"a": (10.0, "X"), "b": (20.0, "X")}
+    md = table_markdown([{"model": m, "params": 1e6, "encoder_gmac": 1.0, "decoder_gmac": 2.0, "psnr_0db": None,
+                          "psnr_10db": None, "latency": lat[m]} for m in ("a", "b")])
+    assert "decoder latency ms on X: torch fp32 / fastest CPU" in md
+    write("later_y2", "Y", {"b": 98.0}, 3_000)  # a tie (two models each): the machine measured last wins
+    assert {m: (v["torch_ms"], v["device"]) for m, v in decoder_latency(tmp_path).items()} == {"a": (99.0, "Y"),
+                                                                                             "b": (98.0, "Y")}
 
 
 def test_perceptual_points_from_eval_and_diffusion_results(tmp_path: Path) -> None:

@@ -84,3 +84,15 @@ def test_runner_contract(ckpt: Path, tmp_path: Path) -> None:
     assert not r.loaded
     with pytest.raises(FileNotFoundError, match="jscc-rt export onnx"):
         OnnxRuntimeRunner(tmp_path / "missing.onnx").load()
+
+
+def test_bf16_backend_on_a_cpu_without_bf16_names_the_f32_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On a CPU without avx512_bf16 / AMX (an AVX2 EPYC, say) asking for ``openvino-bf16`` is refused before any graph
+    is read, naming the backend, the missing instructions and the backend to use instead."""
+    pytest.importorskip("openvino")
+    from jscc_rt.runtime import backends
+    from jscc_rt.runtime.base import RunnerUnavailable
+
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: False)
+    with pytest.raises(RunnerUnavailable, match=r"backend openvino-bf16: this CPU has no bf16 .*use 'openvino' \(f32\)"):
+        Receiver.from_onnx(tmp_path / "absent.onnx", backend="openvino-bf16")
