@@ -13,7 +13,9 @@ probability :data:`LADDER_PROB`, else any even channel count in range.
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -59,6 +61,15 @@ def ladder(cfg: JSCCConfig) -> list[Fraction]:
     return ladder_between(cfg.min_ratio, cfg.ratio)
 
 
+def check_ladder_weights(weights: Sequence[float], ratios: Sequence[Fraction]) -> None:
+    """Raise :class:`JsccInputError` unless ``weights`` are one finite weight >= 0 per ladder ratio of ``ratios``
+    (ascending), not all zero: the one check behind ``TrainConfig.ladder_weights`` and :func:`sample_channels`."""
+    w = list(weights)
+    if len(w) != len(ratios) or not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0:
+        raise JsccInputError(f"ladder_weights {w} must be {len(ratios)} finite weights >= 0, not all zero, one per "
+                             f"ladder ratio {', '.join(map(str, ratios))} (ascending)")
+
+
 def sample_channels(cfg: JSCCConfig, generator: torch.Generator,
                     weights: tuple[float, ...] | None = None) -> int:
     """One training budget (sent channels) drawn with ``generator``: a ladder ratio with probability
@@ -66,9 +77,8 @@ def sample_channels(cfg: JSCCConfig, generator: torch.Generator,
     ascending), else a uniform even count in ``[min_latent_channels, latent_channels]``. Two uniform draws
     either way, so a weighted run consumes the generator like an unweighted one."""
     lad = [channels_for(r, cfg.downsample) for r in ladder(cfg)]
-    if weights is not None and len(weights) != len(lad):
-        raise JsccInputError(f"{len(weights)} ladder weights for the {len(lad)} ladder ratios "
-                             f"{', '.join(map(str, ladder(cfg)))}; give one weight per ratio")
+    if weights is not None:
+        check_ladder_weights(weights, ladder(cfg))
     u = torch.rand(2, generator=generator)
     if lad and float(u[0]) < LADDER_PROB:
         if weights is None:

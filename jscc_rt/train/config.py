@@ -1,7 +1,6 @@
 """Training configuration (frozen, saved as ``train_config.json`` beside the checkpoint)."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -139,15 +138,12 @@ class TrainConfig:
 
     def _check_ladder_weights(self) -> None:
         from jscc_rt.models.config import parse_ratio
-        from jscc_rt.models.rate import ladder_between
+        from jscc_rt.models.rate import check_ladder_weights, ladder_between
 
         w = self.ladder_weights
         if self.min_ratio is None:
             raise JsccInputError(f"ladder_weights {list(w)} need a rate-adaptive run (--min-ratio)")
-        lad = ladder_between(parse_ratio(self.min_ratio), parse_ratio(self.ratio))
-        if len(w) != len(lad) or not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0:
-            raise JsccInputError(f"ladder_weights {list(w)} must be {len(lad)} finite weights >= 0, not all zero, "
-                                 f"one per ladder ratio {', '.join(map(str, lad))} (ascending)")
+        check_ladder_weights(w, ladder_between(parse_ratio(self.min_ratio), parse_ratio(self.ratio)))
 
     def to_dict(self) -> dict:
         return asdict(self)
