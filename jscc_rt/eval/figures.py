@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
@@ -22,15 +22,17 @@ from jscc_rt.eval.published import published_psnr_vs_snr
 KODAK_HW = (512, 768)
 
 
-def recorded_date(path: Path) -> str:
+def recorded_date(path: Path, data: Any = None) -> str:
     """When the run that wrote ``path`` (a result JSON) finished: its ``meta.date`` (ISO 8601, UTC), else the file's
     modification time in the same format. A fresh clone's modification times are checkout order, not measurement
-    order, so every writer that records a date is ordered by it."""
-    try:
-        d = json.loads(path.read_text())
-        date = d.get("meta", {}).get("date") if isinstance(d, dict) else None
-    except (OSError, ValueError):
-        date = None
+    order, so every writer that records a date is ordered by it. ``data``: the file's parsed JSON, when the caller
+    has it (else the file is read)."""
+    if data is None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = None
+    date = data.get("meta", {}).get("date") if isinstance(data, dict) else None
     if isinstance(date, str) and date:
         return datetime.fromisoformat(date).astimezone(timezone.utc).isoformat(timespec="seconds")
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
@@ -39,7 +41,13 @@ def recorded_date(path: Path) -> str:
 def oldest_first(paths: Iterable[Path]) -> list[Path]:
     """Result files ordered by :func:`recorded_date`, then path: where several files hold the same model, ratio and
     channel, the last one (the newest measurement) wins."""
-    return sorted(paths, key=lambda p: (recorded_date(p), str(p)))
+    return [p for p, _ in loaded_oldest_first(paths)]
+
+
+def loaded_oldest_first(paths: Iterable[Path]) -> list[tuple[Path, Any]]:
+    """``(path, parsed JSON)`` of each result file, in :func:`oldest_first` order; each file is read once."""
+    loaded = [(p, json.loads(p.read_text())) for p in paths]
+    return sorted(loaded, key=lambda pd: (recorded_date(pd[0], pd[1]), str(pd[0])))
 
 
 def kodak_results(results_dir: str | Path, models: Sequence[str] | None = None) -> list[dict]:
@@ -49,8 +57,7 @@ def kodak_results(results_dir: str | Path, models: Sequence[str] | None = None) 
     every model, training runs' checkpoints included)."""
     rows: dict[tuple[str, str, str], list[dict]] = {}
     key = lambda r: (r["model"], str(row_ratio(r)), r["channel"])  # noqa: E731  (older files carry no ratio)
-    for f in oldest_first(Path(results_dir).glob("*/results.json")):
-        d = json.loads(f.read_text())
+    for f, d in loaded_oldest_first(Path(results_dir).glob("*/results.json")):
         if d.get("meta", {}).get("eval_set") != "kodak":
             continue
         for k in sorted({key(r) for r in d["results"]}):
@@ -68,8 +75,7 @@ def baseline_rows(results_dir: str | Path) -> list[dict]:
     """Digital-baseline rows of every ``results_dir/baselines*/baselines.json`` on Kodak, each with the ``ratio``
     (a Fraction) its run used; the newest file wins per ratio."""
     by_ratio: dict[Fraction, list[dict]] = {}
-    for f in oldest_first(Path(results_dir).glob("baselines*/baselines.json")):
-        d = json.loads(f.read_text())
+    for f, d in loaded_oldest_first(Path(results_dir).glob("baselines*/baselines.json")):
         meta = d.get("meta", {})
         if meta.get("eval_set") != "kodak":
             continue
@@ -170,8 +176,8 @@ def perceptual_points(results_dir: str | Path, snr_db: float) -> list[dict]:
             r["ratio"]) else ""), "psnr": r["psnr"], "flip": r["flip"]}
            for r in kodak_results(results_dir)
            if r["channel"] == "awgn" and r["snr_db"] == snr_db and r.get("flip") is not None]
-    for f in oldest_first(Path(results_dir).glob("*/diffusion.json")):
-        for r in json.loads(f.read_text()):
+    for _, rows in loaded_oldest_first(Path(results_dir).glob("*/diffusion.json")):
+        for r in rows:
             if (r.get("eval_set") == "kodak" and r.get("channel") == "awgn" and r["snr_db"] == snr_db
                     and r.get("flip") is not None and r.get("start") == "matched" and not r.get("snr_error_db")):
                 pts.append({"label": f"{r.get('model', '?')} {r['receiver']} x{r['steps']}", "psnr": r["psnr"],
@@ -205,8 +211,7 @@ def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
     one model on another CPU. A file is one run on one machine, named by the shortest ``device`` of its rows; files
     without one count as one unnamed device."""
     per_device: dict[str | None, dict[str, dict]] = {}
-    for f in oldest_first(Path(results_dir).glob("*/latency.json")):
-        d = json.loads(f.read_text())
+    for _, d in loaded_oldest_first(Path(results_dir).glob("*/latency.json")):
         rows = [r for r in (d.get("rows", []) if isinstance(d, dict) else d) if isinstance(r, dict) and r.get("model")
                 and r["graph"] == "receiver_decoder" and r.get("ratio", "1/16") == "1/16"]
         # one run is one machine; its backends name that CPU with more or less detail (OpenVINO appends its
