@@ -57,6 +57,16 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
+def fastest_cpu_backend() -> str:
+    """The quality-preserving CPU backend measured fastest on this kind of CPU (docs/results.md, side-by-side runs):
+    ``openvino-bf16`` where the CPU has bf16 (2.7-11x torch eager fp32 on the shipped decoders), else ``openvino``
+    (f32; 1.3-1.6x on an AVX2 EPYC), else ``torch``."""
+    for name in ("openvino-bf16", "openvino"):
+        if unavailable_reason(name) is None:
+            return name
+    return "torch"
+
+
 def onnx_runner(name: str, onnx_path: str | Path, *, threads: int = 0) -> Runner:
     """Runner of ONNX backend ``name`` (one of :data:`ONNX_BACKENDS`) for the fp32 graph ``onnx_path``."""
     from jscc_rt.runtime.variants import variant_path

@@ -96,3 +96,20 @@ def test_bf16_backend_on_a_cpu_without_bf16_names_the_f32_one(monkeypatch: pytes
     monkeypatch.setattr(backends, "cpu_has_bf16", lambda: False)
     with pytest.raises(RunnerUnavailable, match=r"backend openvino-bf16: this CPU has no bf16 .*use 'openvino' \(f32\)"):
         Receiver.from_onnx(tmp_path / "absent.onnx", backend="openvino-bf16")
+
+
+def test_fastest_cpu_backend_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO bf16 where the CPU has bf16, OpenVINO f32 where it does not (the AVX2 measurement), torch without
+    OpenVINO: what the demo's Pareto sweep times beside torch."""
+    import importlib.util
+
+    from jscc_rt.runtime import backends
+
+    if importlib.util.find_spec("openvino") is not None:
+        monkeypatch.setattr(backends, "cpu_has_bf16", lambda: True)
+        assert backends.fastest_cpu_backend() == "openvino-bf16"
+        monkeypatch.setattr(backends, "cpu_has_bf16", lambda: False)
+        assert backends.fastest_cpu_backend() == "openvino"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "openvino" else real(n, *a))
+    assert backends.fastest_cpu_backend() == "torch"
