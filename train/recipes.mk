@@ -189,5 +189,10 @@ train-fixed-comparator4: $(STAMP)
 # make train-fixed-comparator9 RATIO=1/8 [RESUME=--resume]
 # (on a CPU without bf16, where --precision bf16 is refused: RESUME="--precision fp32" for a new run, or
 # RESUME="--resume --precision fp32 --allow-precision-change" to continue a bf16 one; TRAINING.md)
+# all seven, trained and evaluated one after another, resuming where the last sitting stopped:
+# make train-fixed-comparator9-all [RATIOS="1/16 1/32"]
+train-fixed-comparator9-all: $(STAMP)
+	DATA=$(DATA) BIN=$(BIN) $(if $(RATIOS),RATIOS="$(RATIOS)") train/comparators9.sh
+
 train-fixed-comparator9: $(STAMP)
 	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 13000 --warmup 200 --val-every 13000 --out train/checkpoints/fixed-comparator9-$(subst /,_,$(RATIO)) --no-progress $(RESUME)
