@@ -185,7 +185,9 @@ train-fixed-comparator4: $(STAMP)
 # the same for the shipped ninth stage (four synthesis blocks, 86000 steps over nine stages). Same CPU time, measured
 # (docs/results.md, comparator section): 22000 steps at 3.674 steps/s (no blocks) + 24000 at 3.067 (two) + 40000 at
 # 2.706 (four) = 28,595 s, 4,085 s per budget; the fastest four-block comparator measured runs 3.098 steps/s (1/16),
-# so 13000 steps give every budget at least that time (4,196 s at 1/16, 4,618 s at 1/4):
+# so 13000 steps give every budget at least that time (4,196 s at 1/16, 4,618 s at 1/4). Each comparator trains
+# from step 0 with the recipe the model's last stages ended with (SNR -5..25 dB, a quarter of the steps over Rayleigh,
+# log-MSE), which the model itself had only for its later steps, so the comparison errs toward the comparators:
 # make train-fixed-comparator9 RATIO=1/8 [RESUME=--resume]
 # (on a CPU without bf16, where --precision bf16 is refused: RESUME="--precision fp32" for a new run, or
 # RESUME="--resume --precision fp32 --allow-precision-change" to continue a bf16 one; TRAINING.md)
@@ -194,5 +196,6 @@ train-fixed-comparator4: $(STAMP)
 train-fixed-comparator9-all: $(STAMP)
 	DATA=$(DATA) BIN=$(BIN) $(if $(RATIOS),RATIOS="$(RATIOS)") train/comparators9.sh
 
+CMP9_ARGS = $(subst --snr-max-db 20,--snr-max-db 25,$(RA_ARGS)) --rayleigh-share 0.25 --loss log-mse
 train-fixed-comparator9: $(STAMP)
-	$(JR) train $(RA_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 13000 --warmup 200 --val-every 13000 --out train/checkpoints/fixed-comparator9-$(subst /,_,$(RATIO)) --no-progress $(RESUME)
+	$(JR) train $(CMP9_ARGS) --decoder-blocks 4 --ratio $(RATIO) --steps 13000 --warmup 200 --val-every 13000 --out train/checkpoints/fixed-comparator9-$(subst /,_,$(RATIO)) --no-progress $(RESUME)
