@@ -7,11 +7,9 @@ set -euo pipefail
 DATA=${DATA:-../shared/data}
 BIN=${BIN:-.venv/bin}
 RATIOS=${RATIOS:-"1/16 1/32 1/64 1/12 1/8 1/6 1/4"}
-if "$BIN/python" -c "from jscc_rt.train.precision import cpu_bf16_supported as f; raise SystemExit(0 if f() else 1)"; then
-  PREC=""
-else
-  PREC="--precision fp32"
-fi
+bf16=$("$BIN/python" -c "from jscc_rt.train.precision import cpu_bf16_supported as f; print('yes' if f() else 'no')")
+if [ "$bf16" = yes ]; then PREC=""; prec=bf16; else PREC="--precision fp32"; prec=fp32; fi
+echo "== this CPU has bf16: $bf16, so the runs train in $prec (a resume under the other precision records the switch)"
 for R in $RATIOS; do
   out="train/checkpoints/fixed-comparator9-${R/\//_}"
   res="docs/results/fixed_comparator9_${R/\//_}"
@@ -22,8 +20,10 @@ for R in $RATIOS; do
     echo "== comparator $R: make train-fixed-comparator9 RATIO=$R RESUME=\"$flags\""
     make --no-print-directory train-fixed-comparator9 RATIO="$R" DATA="$DATA" RESUME="$flags"
   fi
-  if [ ! -f "$res/results.json" ]; then
-    echo "== comparator $R: evaluation"
+  sha=$(sha256sum < "$out/model.pt" | cut -d' ' -f1)
+  if [ ! -f "$res/results.json" ] || [ "$(cat "$res/model.sha256" 2>/dev/null)" != "$sha" ]; then
+    echo "== comparator $R: evaluation (weights sha256 $sha)"  # missing, or of other weights (a retrained run)
     "$BIN/jscc-rt" eval jscc "$out/model.pt" --data "$DATA/kodak" --snr 0 10 20 --channel awgn --out "$res" --no-progress
+    echo "$sha" > "$res/model.sha256"
   fi
 done

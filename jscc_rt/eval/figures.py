@@ -46,7 +46,13 @@ def oldest_first(paths: Iterable[Path]) -> list[Path]:
 
 def loaded_oldest_first(paths: Iterable[Path]) -> list[tuple[Path, Any]]:
     """``(path, parsed JSON)`` of each result file, in :func:`oldest_first` order; each file is read once."""
-    loaded = [(p, json.loads(p.read_text())) for p in paths]
+    loaded = []
+    for p in paths:
+        try:
+            loaded.append((p, json.loads(p.read_text())))
+        except (OSError, ValueError) as e:
+            raise JsccInputError(f"result file {p} cannot be read as JSON ({type(e).__name__}: {e}); rerun the "
+                                 "command that wrote it, or move it out of the results folder") from e
     return sorted(loaded, key=lambda pd: (recorded_date(pd[0], pd[1]), str(pd[0])))
 
 
@@ -201,22 +207,23 @@ def plot_perceptual(results_dir: str | Path, path: Path, snrs: tuple[float, ...]
     save(fig, path)
 
 
-def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
+def decoder_latency(results_dir: str | Path, models: Sequence[str] | None = None) -> dict[str, dict]:
     """Per model, the decoder-alone receiver's p50 latency (ms) on one Kodak image from the newest
     ``results_dir/*/latency.json`` rows that name their model (``jscc-rt export latency``): ``{"torch_ms",
     "fastest_ms", "fastest": "backend precision", "threads", "device"}`` (a rate-adaptive model at its 1/16 budget).
 
     Latency is only comparable on one machine, so every model's row comes from one device: the one whose rows cover
-    the most models (ties: the device measured last), e.g. the run that timed the whole table, not a later run of
-    one model on another CPU. A file is one run on one machine, named by the shortest ``device`` of its rows; files
-    without one count as one unnamed device."""
+    the most of ``models`` (None: of every model seen; ties: the device measured last), e.g. the run that timed the
+    whole table, not a later run of one model on another CPU. A file is one run on one machine, named by the shortest
+    ``device`` of its rows with OpenVINO's `` (OpenVINO ...)`` suffix removed; files without one count as one
+    unnamed device."""
     per_device: dict[str | None, dict[str, dict]] = {}
     for _, d in loaded_oldest_first(Path(results_dir).glob("*/latency.json")):
         rows = [r for r in (d.get("rows", []) if isinstance(d, dict) else d) if isinstance(r, dict) and r.get("model")
                 and r["graph"] == "receiver_decoder" and r.get("ratio", "1/16") == "1/16"]
         # one run is one machine; its backends name that CPU with more or less detail (OpenVINO appends its
         # capabilities), so the run's device is the shortest name among its rows
-        dev = min((r["device"] for r in rows if r.get("device")), key=len, default=None)
+        dev = min((r["device"].split(" (OpenVINO")[0] for r in rows if r.get("device")), key=len, default=None)
         for model in {r["model"] for r in rows}:
             rs = [r for r in rows if r["model"] == model]
             torch_ms = next((r["latency_ms_p50"] for r in rs if r["backend"] == "torch"), None)
@@ -227,8 +234,8 @@ def decoder_latency(results_dir: str | Path) -> dict[str, dict]:
             per_device[dev] = per_device.pop(dev)  # most recently measured device last
     if not per_device:
         return {}
-    devices = list(per_device)
-    return per_device[max(reversed(devices), key=lambda dv: len(per_device[dv]))]
+    covered = lambda dv: len([m for m in per_device[dv] if models is None or m in models])  # noqa: E731
+    return per_device[max(reversed(list(per_device)), key=covered)]
 
 
 def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
@@ -239,7 +246,7 @@ def model_table(results_dir: str | Path, models: list[str]) -> list[dict]:
     from jscc_rt.models.registry import resolve_checkpoint
 
     res = kodak_results(results_dir)
-    lat = decoder_latency(results_dir)
+    lat = decoder_latency(results_dir, models)
     out = []
     for name in models:
         m = load_model(resolve_checkpoint(name)).eval()

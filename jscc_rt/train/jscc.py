@@ -188,15 +188,15 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     out = start_run(out, cfg.threads, cfg.seed)
     state_path = out / "train_state.pt"
     st = load_state(state_path) if resume and state_path.is_file() else None
-    segments = [{"from_step": 0, "precision": cfg.precision, "channels_last": cfg.channels_last,
-                 "cpu": cpu_name()}]
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    segments = [{"from_step": 0, "precision": cfg.precision, "channels_last": cfg.channels_last, "device": where}]
     if st is not None:  # refuse before anything in `out` is touched
         old = TrainConfig.from_dict(st["config"]).to_dict()
         segments = list(st.get("precision_segments") or [{"from_step": 0, **{k: old[k] for k in ARITHMETIC_FIELDS},
-                                                          "cpu": None}])
+                                                          "device": None}])  # states before segments: unrecorded
         if allow_precision_change:
             old = {**old, **{k: cfg.to_dict()[k] for k in ARITHMETIC_FIELDS}}
-        check_same_config(old, cfg.to_dict(), out)
+        check_same_config(old, cfg.to_dict(), out, switchable=ARITHMETIC_FIELDS)
         if st["world_size"] != info.world_size:
             raise JsccInputError(f"cannot resume {str(out)!r}: it was trained by {st['world_size']} process(es), this "
                                  f"run has {info.world_size}; use torchrun --nproc_per_node {st['world_size']}")
@@ -248,7 +248,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             opt.load_state_dict(st["opt"])
             if ema is not None:
                 ema.load_state_dict(st["ema"])
-            if scaler is not None:
+            if scaler is not None and st.get("scaler") is not None:  # a switch to fp16 starts a fresh scaler
                 scaler.load_state_dict(st["scaler"])
             rng = st["rng"]
             sampler.gen.set_state(rng["sampler"])
@@ -261,7 +261,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             step, elapsed, loss_ema, last_val = st["step"], st["elapsed_s"], st["loss_ema"], st["last_val"]
             if any(segments[-1][k] != getattr(cfg, k) for k in ARITHMETIC_FIELDS):
                 segments.append({"from_step": step, **{k: getattr(cfg, k) for k in ARITHMETIC_FIELDS},
-                                 "cpu": cpu_name()})
+                                 "device": where})
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise JsccInputError(f"cannot resume from {str(state_path)!r}: its contents do not fit this run "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the file was "

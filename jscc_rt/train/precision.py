@@ -72,7 +72,8 @@ def resolve_precision(name: str, device: torch.device) -> str:
             raise JsccInputError("--precision bf16 needs a GPU with bfloat16 (Ampere or newer); use --precision fp16")
         if not cuda and not cpu_bf16_supported():
             raise JsccInputError("--precision bf16 on CPU needs AVX512-BF16 or AMX-BF16 instructions, which this CPU "
-                                 "lacks (see /proc/cpuinfo flags); use --precision fp32 (or auto)")
+                                 "lacks (see /proc/cpuinfo flags); use --precision fp32 (or auto); to continue a "
+                                 "bf16 run here: --resume --precision fp32 --allow-precision-change")
         return name
     if name == "fp16":
         if not cuda:

@@ -82,14 +82,19 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def check_same_config(old: dict[str, Any], new: dict[str, Any], run_dir: str | os.PathLike) -> None:
-    """Raise :class:`JsccInputError` listing the differing fields when resuming ``run_dir`` with another config."""
+def check_same_config(old: dict[str, Any], new: dict[str, Any], run_dir: str | os.PathLike,
+                      switchable: tuple[str, ...] = ()) -> None:
+    """Raise :class:`JsccInputError` listing the differing fields when resuming ``run_dir`` with another config;
+    when every differing field is in ``switchable`` (precision / layout), the message names the flag that allows it."""
     diff = config_diff(old, new)
     if diff:
+        only_arith = switchable and all(k in switchable for k in old.keys() | new.keys() if old.get(k) != new.get(k))
         raise JsccInputError(
             f"cannot resume {str(run_dir)!r}: this run's train config differs from the one it was started with "
-            f"({'; '.join(diff)}); rerun with the original flags, or use a new --out (--init <run>/model.pt starts "
-            "from its weights); nothing was overwritten")
+            f"({'; '.join(diff)}); rerun with the original flags"
+            + (", or add --allow-precision-change to continue under the new precision/layout (recorded)"
+               if only_arith else "")
+            + ", or use a new --out (--init <run>/model.pt starts from its weights); nothing was overwritten")
 
 
 def capture_rng(generators: dict[str, torch.Generator | None]) -> dict[str, torch.Tensor | None]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from jscc_rt._validate import JsccInputError
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -99,6 +101,14 @@ def test_model_table_latency_comes_from_one_machine(tmp_path: Path) -> None:
     write("later_y2", "Y", {"b": 98.0}, 3_000)  # a tie (two models each): the machine measured last wins
     assert {m: (v["torch_ms"], v["device"]) for m, v in decoder_latency(tmp_path).items()} == {"a": (99.0, "Y"),
                                                                                              "b": (98.0, "Y")}
+    # coverage counts the table's models only: Z timed three training runs, none of them in the table
+    write("runs_z", "Z (OpenVINO 2026.4)", {"run1": 1.0, "run2": 1.0, "run3": 1.0}, 4_000)
+    assert {v["device"] for v in decoder_latency(tmp_path, ["a", "b"]).values()} == {"Y"}
+    assert {v["device"] for v in decoder_latency(tmp_path).values()} == {"Z"}  # the OpenVINO suffix is not the machine
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "latency.json").write_text('{"rows": [')  # a run killed mid-write
+    with pytest.raises(JsccInputError, match=r"result file .*broken/latency.json cannot be read as JSON"):
+        decoder_latency(tmp_path)
 
 
 def test_perceptual_points_from_eval_and_diffusion_results(tmp_path: Path) -> None:

@@ -92,12 +92,13 @@ def test_gate_passes_within_0p1_db(exported: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rows = check_variants(exported, max_images=2)
-    want = {"fp16", "bf16", "int8"} | ({"ov-bf16"} if cpu_has_bf16() else set())
-    assert {r["variant"] for r in rows} == want and len(rows) == 2 * len(want)
+    got = {r["variant"] for r in rows}
+    assert got - {"ov-bf16"} == {"fp16", "bf16", "int8"} and len(rows) == 2 * len(got)
     skipped = [str(w.message) for w in caught if "skipped" in str(w.message)]
-    if cpu_has_bf16():
+    if "ov-bf16" in got:  # OpenVINO ran its bf16 hint: nothing was skipped
         assert skipped == []
-    else:
+    else:  # OpenVINO refused it (no bf16 on this CPU): one warning names it and why
+        assert not cpu_has_bf16()
         assert len(skipped) == 1 and skipped[0].startswith("export check: receiver_decoder.onnx variant 'ov-bf16' "
                                                            "skipped: ") and "bf16" in skipped[0].split("skipped: ")[1]
     assert all(r["passed"] and r["psnr_delta_db"] <= 0.1 for r in rows), rows

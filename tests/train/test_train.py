@@ -75,7 +75,7 @@ def test_resume_under_another_layout_needs_the_flag_and_is_recorded(tmp_path: Pa
     cfg = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=False, **SMALL)
     train(cfg, tmp_path, show_progress=False, stop_after=2)
     nhwc = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=True, **SMALL)
-    with pytest.raises(JsccInputError, match=r"differs .*channels_last: False -> True"):
+    with pytest.raises(JsccInputError, match=r"differs .*channels_last: False -> True.*or add --allow-precision-change"):
         train(nhwc, tmp_path, resume=True, show_progress=False)
     with pytest.raises(JsccInputError, match=r"differs .*lr: 0\.002 -> 0\.001"):
         train(TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=True,
@@ -87,9 +87,25 @@ def test_resume_under_another_layout_needs_the_flag_and_is_recorded(tmp_path: Pa
             {"from_step": 2, "precision": "fp32", "channels_last": True}]
     segs = json.loads((tmp_path / "model.json").read_text())["meta"]["precision_segments"]
     assert [{k: s[k] for k in ("from_step", "precision", "channels_last")} for s in segs] == want
-    assert all(s["cpu"] for s in segs)
+    assert all(s["device"] for s in segs)
     state = torch.load(tmp_path / "train_state.pt", weights_only=True)
     assert state["precision_segments"] == segs and state["config"]["channels_last"] is True
+
+
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="CPU without AVX512-BF16/AMX-BF16")
+def test_a_bf16_run_continues_in_fp32_with_the_flag(tmp_path: Path) -> None:
+    """What a CPU without bf16 does with a run started on one: the bf16 state resumes under fp32 (flag given), the
+    switch is recorded, and the resumed steps really ran in fp32 (the logged validation says so)."""
+    bf16 = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="bf16", channels_last=True, **SMALL)
+    train(bf16, tmp_path, show_progress=False, stop_after=2)
+    fp32 = TrainConfig(steps=4, val_every=4, ckpt_every=100, precision="fp32", channels_last=True, **SMALL)
+    with pytest.raises(JsccInputError, match=r"precision: 'bf16' -> 'fp32'.*--allow-precision-change"):
+        train(fp32, tmp_path, resume=True, show_progress=False)
+    res = train(fp32, tmp_path, resume=True, show_progress=False, allow_precision_change=True)
+    assert res["precision"] == "fp32" and res["step"] == 4
+    segs = json.loads((tmp_path / "model.json").read_text())["meta"]["precision_segments"]
+    assert [(s["from_step"], s["precision"]) for s in segs] == [(0, "bf16"), (2, "fp32")]
+    assert json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])["precision"] == "fp32"
 
 
 def test_cli_allow_precision_change_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
