@@ -231,6 +231,7 @@ def decoder_latency(results_dir: str | Path, models: Sequence[str] | None = None
             per_device.setdefault(dev, {})[model] = {
                 "torch_ms": torch_ms, "fastest_ms": best["latency_ms_p50"],
                 "fastest": f"{best['backend']} {best['precision']}", "threads": best["threads"], "device": dev}
+        if dev in per_device:
             per_device[dev] = per_device.pop(dev)  # most recently measured device last
     if not per_device:
         return {}

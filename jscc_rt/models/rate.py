@@ -76,9 +76,10 @@ def sample_channels(cfg: JSCCConfig, generator: torch.Generator,
     :data:`LADDER_PROB` (each equally likely, or in proportion to ``weights``, one per :func:`ladder` ratio,
     ascending), else a uniform even count in ``[min_latent_channels, latent_channels]``. Two uniform draws
     either way, so a weighted run consumes the generator like an unweighted one."""
-    lad = [channels_for(r, cfg.downsample) for r in ladder(cfg)]
+    ratios = ladder(cfg)
+    lad = [channels_for(r, cfg.downsample) for r in ratios]
     if weights is not None:
-        check_ladder_weights(weights, ladder(cfg))
+        check_ladder_weights(weights, ratios)
     u = torch.rand(2, generator=generator)
     if lad and float(u[0]) < LADDER_PROB:
         if weights is None:

@@ -94,6 +94,8 @@ def make_runner(name: str, *, onnx_path: str | Path | None, module: torch.nn.Mod
     """Runner of backend ``name``: torch backends run ``module``; ONNX ones ``onnx_path``; tensorrt ``engine``.
     Raises :class:`RunnerUnavailable` (with the reason) where the backend cannot run here."""
     check_backends([name])
+    if name in ONNX_BACKENDS and onnx_path is not None:
+        return onnx_runner(name, onnx_path, threads=threads)  # refuses a backend that cannot run here itself
     reason = unavailable_reason(name)
     if reason:
         raise RunnerUnavailable(f"backend {name}: {reason}")
@@ -108,6 +110,4 @@ def make_runner(name: str, *, onnx_path: str | Path | None, module: torch.nn.Mod
         if engine is None:
             raise JsccInputError("backend tensorrt needs an engine (jscc-rt export trt)")
         return TensorRTRunner(engine)
-    if onnx_path is None:
-        raise JsccInputError(f"backend {name} needs an ONNX graph (jscc-rt export onnx)")
-    return onnx_runner(name, onnx_path, threads=threads)
+    raise JsccInputError(f"backend {name} needs an ONNX graph (jscc-rt export onnx)")  # ONNX backend, no onnx_path

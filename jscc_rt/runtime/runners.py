@@ -82,12 +82,9 @@ class TorchRunner(Runner):
         return {n: o.float().contiguous() for n, o in zip(self.output_names, outs)}
 
 
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``) with its widest matrix/vector tier in
-    brackets, e.g. ``"AMD EPYC [AVX2]"`` or ``"Intel(R) Xeon(R) Processor [AMX-BF16]"``: virtual machines report
-    bare names such as "AMD EPYC" for CPUs from AVX2-only to AVX512-BF16, and latency rows must tell them apart."""
-    import platform
-
+def _cpuinfo() -> tuple[str, set[str]]:
+    """The CPU's model name and feature flags (x86 ``flags``, aarch64 ``Features``) from ``/proc/cpuinfo``; empty
+    where it cannot be read."""
     name, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -97,6 +94,16 @@ def cpu_name() -> str:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    return name, flags
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``) with its widest matrix/vector tier in
+    brackets, e.g. ``"AMD EPYC [AVX2]"`` or ``"Intel(R) Xeon(R) Processor [AMX-BF16]"``: virtual machines report
+    bare names such as "AMD EPYC" for CPUs from AVX2-only to AVX512-BF16, and latency rows must tell them apart."""
+    import platform
+
+    name, flags = _cpuinfo()
     name = name or platform.processor() or platform.machine()
     tier = next((t for f, t in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX512"),
                                 ("avx2", "AVX2"), ("bf16", "BF16"), ("asimd", "NEON")) if f in flags), None)
@@ -105,11 +112,7 @@ def cpu_name() -> str:
 
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16`` flags; aarch64 ``bf16``)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16", "bf16"))
+    return not _cpuinfo()[1].isdisjoint(("avx512_bf16", "amx_bf16", "bf16"))
 
 
 class OnnxRuntimeRunner(Runner):

@@ -88,7 +88,7 @@ def check_same_config(old: dict[str, Any], new: dict[str, Any], run_dir: str | o
     when every differing field is in ``switchable`` (precision / layout), the message names the flag that allows it."""
     diff = config_diff(old, new)
     if diff:
-        only_arith = switchable and all(k in switchable for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        only_arith = switchable and all(d.split(":", 1)[0] in switchable for d in diff)
         raise JsccInputError(
             f"cannot resume {str(run_dir)!r}: this run's train config differs from the one it was started with "
             f"({'; '.join(diff)}); rerun with the original flags"
