@@ -42,7 +42,7 @@ from jscc_rt.train.data import training_images, validation_images
 from jscc_rt.train.ema import EMA
 from jscc_rt.train.precision import (autocast, grad_scaler, resolve_channels_last, resolve_device, resolve_precision,
                                      to_layout)
-from jscc_rt.train.runlog import RunLog, StepTimer
+from jscc_rt.train.runlog import CpuClock, RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, check_same_config, load_state, save_state
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -157,8 +157,10 @@ def train(
 ) -> dict:
     """Train a JSCC model per ``cfg`` into ``out``; returns the last validation summary (``snr_db``, ``n``,
     ``psnr``) plus ``step``, ``steps_per_s`` (training steps per second of this invocation, leaving out its first 5
-    steps and the validations, :class:`~jscc_rt.train.runlog.StepTimer`), ``precision``, ``channels_last``, ``ema``,
-    ``world_size``.
+    steps and the validations, :class:`~jscc_rt.train.runlog.StepTimer`), ``cpu_time_s`` (rank 0's process CPU
+    seconds over every invocation of the run, :class:`~jscc_rt.train.runlog.CpuClock`; also in model.json's meta and
+    each log line as ``cpu_s``; a state saved before it was recorded adds ``cpu_time_from_step``), ``precision``,
+    ``channels_last``, ``ema``, ``world_size``.
 
     ``stop_after`` ends the run after that many total steps (with a checkpoint), to be continued with
     ``resume=True``; the learning-rate schedule still follows ``cfg.steps``. Under ``torchrun`` only rank 0
@@ -242,6 +244,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     noise_gen = gen if not info.enabled and device.type == "cpu" else \
         torch.Generator(device=device).manual_seed(cfg.seed + 1 + 1_000_003 * (info.rank + 1))
     step, elapsed, loss_ema, last_val = 0, 0.0, None, {}
+    cpu_from_step, cpu_spent = 0, 0.0  # a state saved before CPU time was recorded: counted from its step on
     if st is not None:
         try:
             model.load_state_dict(st["model"])
@@ -259,6 +262,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
             if rng.get("cuda") is not None and device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda"][info.rank].clone(), device)
             step, elapsed, loss_ema, last_val = st["step"], st["elapsed_s"], st["loss_ema"], st["last_val"]
+            cpu_from_step, cpu_spent = st.get("cpu_from_step", step), st.get("cpu_s", 0.0)
             if any(segments[-1][k] != getattr(cfg, k) for k in ARITHMETIC_FIELDS):
                 segments.append({"from_step": step, **{k: getattr(cfg, k) for k in ARITHMETIC_FIELDS},
                                  "device": where})
@@ -306,7 +310,10 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         if not info.main:
             return
         sync_eval()
-        meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1), "weights": weights,
+        cpu_s = cpu.total_s()
+        meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1),
+                "cpu_time_s": round(cpu_s, 1), **({} if not cpu_from_step else {"cpu_time_from_step": cpu_from_step}),
+                "weights": weights,
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
                 "final": final, **({} if len(segments) == 1 else {"precision_segments": segments}),
@@ -321,13 +328,15 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                     "ema": ema.state_dict() if ema is not None else None,
                     "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng, "step": step,
                     "elapsed_s": elapsed, "loss_ema": loss_ema, "last_val": last_val,
-                    "world_size": info.world_size, "replica_digests": digests, "precision_segments": segments},
+                    "world_size": info.world_size, "replica_digests": digests, "precision_segments": segments,
+                    "cpu_s": cpu_s, "cpu_from_step": cpu_from_step},
                    state_path)
 
     model.train()
     t_start = time.time() - elapsed
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     timer = StepTimer()
+    cpu = CpuClock(cpu_spent)
     for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio} {cfg.precision}",
                          disable=not (show_progress and info.main)):
         timer.start()
@@ -364,7 +373,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
             last_val = validate()
             by_ratio = {f"val_psnr_{cfg.val_snr_db:g}dB@{k}": v for k, v in last_val.get("psnr_by_ratio", {}).items()}
-            log.write({"step": step, "wall_s": round(elapsed, 1), "train_psnr_ema": -10 * math.log10(loss_ema),
+            log.write({"step": step, "wall_s": round(elapsed, 1), "cpu_s": round(cpu.total_s(), 1), "train_psnr_ema": -10 * math.log10(loss_ema),
                        "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio,
                        "weights": weights,
                        "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
@@ -372,7 +381,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         if step % cfg.ckpt_every == 0 or step == end:
             checkpoint(final=step == cfg.steps)
     D.barrier(info, device)  # the final checkpoint is on disk before any rank returns (a resume may follow)
-    run = {"step": step, "steps_per_s": timer.steps_per_s(), "precision": cfg.precision,
+    run = {"step": step, "steps_per_s": timer.steps_per_s(), "cpu_time_s": round(cpu.total_s(), 1),
+           "precision": cfg.precision,
            "channels_last": cfg.channels_last, "ema": cfg.ema, "world_size": info.world_size}
     if not info.main:
         return {"rank": info.rank, **run}

@@ -100,3 +100,17 @@ class StepTimer:
         sps = self.win_n / self.win_s if self.win_n else 0.0
         self.win_n, self.win_s = 0, 0.0
         return round(sps, 3)
+
+
+class CpuClock:
+    """Process CPU time in seconds (every thread of this process: steps, validations, checkpoints), carried across
+    the invocations of a resumed run. Unlike the logged wall time it stands still while the process is paused
+    (SIGSTOP) or waits, so it measures what a run cost on its machine (``time.process_time``)."""
+
+    def __init__(self, spent_s: float = 0.0) -> None:
+        """``spent_s``: CPU seconds of earlier invocations (from the resumed state)."""
+        self.spent_s = spent_s
+        self._t0 = time.process_time()
+
+    def total_s(self) -> float:
+        return self.spent_s + time.process_time() - self._t0

@@ -55,8 +55,29 @@ def test_interrupted_then_resumed_run_matches_uninterrupted(tmp_path: Path, extr
     sa, sb = (torch.load(tmp_path / r / "train_state.pt", weights_only=True) for r in "ab")
     assert all(torch.equal(sa["model"][k], sb["model"][k]) for k in sa["model"])  # the raw weights too
     la, lb = ((tmp_path / r / "log.jsonl").read_text().splitlines() for r in "ab")
-    strip = lambda line: {k: v for k, v in json.loads(line).items() if k not in ("wall_s", "steps_per_s")}  # noqa: E731
+    strip = lambda line: {k: v for k, v in json.loads(line).items() if k not in ("wall_s", "cpu_s", "steps_per_s")}  # noqa: E731
     assert [strip(x) for x in la] == [strip(x) for x in lb]  # same validations, nothing logged twice
+
+
+def test_cpu_time_adds_up_over_a_resume_and_says_where_an_old_state_began(tmp_path: Path) -> None:
+    """``cpu_time_s`` (process CPU seconds, unlike wall time not advancing while the run is paused) carries across a
+    resume; a state from before it was recorded resumes with ``cpu_time_from_step`` naming where counting began."""
+    cfg = TrainConfig(steps=6, val_every=6, ckpt_every=100, **SMALL)
+    state = lambda run: torch.load(tmp_path / run / "train_state.pt", weights_only=True)  # noqa: E731
+    meta = lambda run: json.loads((tmp_path / run / "model.json").read_text())["meta"]  # noqa: E731
+    train(cfg, tmp_path / "a", show_progress=False, stop_after=3)
+    first = state("a")["cpu_s"]  # unrounded: a few tiny steps may take under 0.05 s
+    assert first > 0 and state("a")["cpu_from_step"] == 0
+    assert meta("a")["cpu_time_s"] == round(first, 1) and "cpu_time_from_step" not in meta("a")
+    res = train(cfg, tmp_path / "a", resume=True, show_progress=False)
+    assert state("a")["cpu_s"] > first and res["cpu_time_s"] >= meta("a")["cpu_time_s"] >= round(first, 1)
+    assert json.loads((tmp_path / "a" / "log.jsonl").read_text().splitlines()[-1])["cpu_s"] >= round(first, 1)
+    train(cfg, tmp_path / "b", show_progress=False, stop_after=3)
+    old = state("b")
+    del old["cpu_s"], old["cpu_from_step"]  # what the runs of 2026-12-05 and earlier saved
+    torch.save(old, tmp_path / "b" / "train_state.pt")
+    train(cfg, tmp_path / "b", resume=True, show_progress=False)
+    assert meta("b")["cpu_time_from_step"] == 3 and state("b")["cpu_from_step"] == 3 and state("b")["cpu_s"] > 0
 
 
 def test_resume_refuses_a_different_config(tmp_path: Path) -> None:
