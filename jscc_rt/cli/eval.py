@@ -1,4 +1,4 @@
-"""``jscc-rt eval jscc|diffusion|unrolled|noma|zoom`` (today's spellings ``eval``, ``eval-diffusion``,
+"""``jscc-rt eval jscc|diffusion|unrolled|noma|zoom|compare`` (today's spellings ``eval``, ``eval-diffusion``,
 ``eval-unrolled`` and ``eval-noma`` stay as aliases)."""
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ KINDS = {"jscc": "PSNR / SSIM / MS-SSIM / FLIP vs SNR tables, per-image rows and
          "diffusion": "decoder alone vs DDIM / consistency receivers vs a pure-noise start",
          "unrolled": "model-based receiver: learned step sizes and PSNR per iteration",
          "noma": "NOMA: each user's PSNR vs SNR and power split (students vs teacher)",
-         "zoom": "side-by-side reconstructions of one image with a zoom-in, one row per receiver"}
+         "zoom": "side-by-side reconstructions of one image with a zoom-in, one row per receiver",
+         "compare": "a rate-adaptive model vs fixed-rate comparators per budget, from `eval jscc` results"}
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     adders = {"jscc": _add_jscc, "diffusion": _add_diffusion, "unrolled": _add_unrolled, "noma": _add_noma,
-              "zoom": _add_zoom}
+              "zoom": _add_zoom, "compare": _add_compare}
     add_kind_group(sub, "eval", {k: (h, adders[k]) for k, h in KINDS.items()}, ("diffusion", "unrolled", "noma"))
 
 
@@ -152,4 +153,27 @@ def _cmd_zoom(a: argparse.Namespace) -> int:
 
     rows = run_zoom(a.receivers, data=a.data, image=a.image, snr_db=a.snr, box=a.box, out=a.out, seed=a.seed)
     print(json.dumps({"out": a.out, "psnr": rows}))
+    return 0
+
+
+def _add_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--adaptive", required=True, help="results folder of the rate-adaptive model (`eval jscc --ratios`)")
+    p.add_argument("--fixed", nargs="+", required=True, help="results folders of fixed-rate comparators, one budget each")
+    p.add_argument("--snr", type=float, nargs="+", default=None, help="SNRs to compare (default: all of --adaptive's)")
+    p.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
+    p.add_argument("--margin-db", type=float, default=0.5, help="the verdict's PSNR margin (dB)")
+    p.add_argument("--out", default=None, help="also write the markdown here")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jscc_rt.eval.comparators import compare, markdown
+
+    md = markdown(compare(a.adaptive, a.fixed, snrs_db=a.snr, channel=a.channel), a.margin_db)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(md)
+    print(md, end="")
     return 0
