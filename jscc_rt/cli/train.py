@@ -109,7 +109,7 @@ def _cmd_jscc(a: argparse.Namespace) -> int:
     res = train(config_from_args(TrainConfig, a), a.out, resume=a.resume, show_progress=not a.no_progress,
                 stop_after=a.stop_after, allow_precision_change=a.allow_precision_change)
     if "rank" not in res:  # under torchrun only rank 0 reports
-        run = ("step", "steps_per_s", "precision", "channels_last", "ema", "world_size")
+        run = ("step", "steps_per_s", "cpu_time_s", "precision", "channels_last", "ema", "world_size")
         print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},
                           **{k: res[k] for k in run}}))
     return 0

@@ -157,9 +157,10 @@ def train(
 ) -> dict:
     """Train a JSCC model per ``cfg`` into ``out``; returns the last validation summary (``snr_db``, ``n``,
     ``psnr``) plus ``step``, ``steps_per_s`` (training steps per second of this invocation, leaving out its first 5
-    steps and the validations, :class:`~jscc_rt.train.runlog.StepTimer`), ``cpu_time_s`` (rank 0's process CPU
-    seconds over every invocation of the run, :class:`~jscc_rt.train.runlog.CpuClock`; also in model.json's meta and
-    each log line as ``cpu_s``; a state saved before it was recorded adds ``cpu_time_from_step``), ``precision``,
+    steps and the validations, :class:`~jscc_rt.train.runlog.StepTimer`), ``cpu_time_s`` (the run's CPU seconds: every
+    process of every invocation, set-up, validations and checkpoints included, :class:`~jscc_rt.train.runlog.CpuClock`;
+    also in model.json's meta, and in each log line as ``cpu_s`` for single-process runs; a state saved before it
+    was recorded adds ``cpu_time_from_step``), ``precision``,
     ``channels_last``, ``ema``, ``world_size``.
 
     ``stop_after`` ends the run after that many total steps (with a checkpoint), to be continued with
@@ -183,6 +184,7 @@ ARITHMETIC_FIELDS = ("precision", "channels_last")
 
 def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_progress: bool,
            stop_after: int | None, allow_precision_change: bool = False) -> dict:
+    cpu = CpuClock()  # this process's share of this invocation, set-up included
     cfg, device = resolve_config(cfg, info.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -244,7 +246,8 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     noise_gen = gen if not info.enabled and device.type == "cpu" else \
         torch.Generator(device=device).manual_seed(cfg.seed + 1 + 1_000_003 * (info.rank + 1))
     step, elapsed, loss_ema, last_val = 0, 0.0, None, {}
-    cpu_from_step, cpu_spent = 0, 0.0  # a state saved before CPU time was recorded: counted from its step on
+    # CPU seconds of earlier invocations (all ranks); a state saved before CPU time was recorded: counted from its step
+    cpu_from_step, cpu_spent = 0, 0.0
     if st is not None:
         try:
             model.load_state_dict(st["model"])
@@ -307,12 +310,15 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                **{k: (D.gather_rows(v, info, device) if v is not None else None)
                   for k, v in own.items()}}
         digests = D.replica_digests(model, info, device)
+        nonlocal cpu_total
+        cpu_total = cpu_spent + float(D.gather_rows(torch.tensor([cpu.seconds()], dtype=torch.float64), info,
+                                                    device).sum())  # every rank's share
         if not info.main:
             return
         sync_eval()
-        cpu_s = cpu.total_s()
         meta = {"train_config": cfg.to_dict(), "step": step, "wall_time_s": round(elapsed, 1),
-                "cpu_time_s": round(cpu_s, 1), **({} if not cpu_from_step else {"cpu_time_from_step": cpu_from_step}),
+                "cpu_time_s": round(cpu_total, 1),
+                **({} if not cpu_from_step else {"cpu_time_from_step": cpu_from_step}),
                 "weights": weights,
                 "train_data": data_name, "val_set": val_name, "val": last_val, "world_size": info.world_size,
                 "torch": str(torch.__version__), "machine": platform.machine(), "threads": torch.get_num_threads(),
@@ -329,14 +335,14 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                     "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng, "step": step,
                     "elapsed_s": elapsed, "loss_ema": loss_ema, "last_val": last_val,
                     "world_size": info.world_size, "replica_digests": digests, "precision_segments": segments,
-                    "cpu_s": cpu_s, "cpu_from_step": cpu_from_step},
+                    "cpu_s": cpu_total, "cpu_from_step": cpu_from_step},
                    state_path)
 
     model.train()
     t_start = time.time() - elapsed
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     timer = StepTimer()
-    cpu = CpuClock(cpu_spent)
+    cpu_total = cpu_spent  # the run's CPU seconds as of the last checkpoint (all ranks)
     for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio} {cfg.precision}",
                          disable=not (show_progress and info.main)):
         timer.start()
@@ -373,17 +379,17 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
         if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
             last_val = validate()
             by_ratio = {f"val_psnr_{cfg.val_snr_db:g}dB@{k}": v for k, v in last_val.get("psnr_by_ratio", {}).items()}
-            log.write({"step": step, "wall_s": round(elapsed, 1), "cpu_s": round(cpu.total_s(), 1), "train_psnr_ema": -10 * math.log10(loss_ema),
-                       "val_set": val_name, f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio,
-                       "weights": weights,
+            cpu_now = {} if info.enabled else {"cpu_s": round(cpu_spent + cpu.seconds(), 1)}  # torchrun: checkpoints
+            log.write({"step": step, "wall_s": round(elapsed, 1), **cpu_now,
+                       "train_psnr_ema": -10 * math.log10(loss_ema), "val_set": val_name,
+                       f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio, "weights": weights,
                        "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
                        "world_size": info.world_size, "steps_per_s": timer.window()})
         if step % cfg.ckpt_every == 0 or step == end:
             checkpoint(final=step == cfg.steps)
     D.barrier(info, device)  # the final checkpoint is on disk before any rank returns (a resume may follow)
-    run = {"step": step, "steps_per_s": timer.steps_per_s(), "cpu_time_s": round(cpu.total_s(), 1),
-           "precision": cfg.precision,
-           "channels_last": cfg.channels_last, "ema": cfg.ema, "world_size": info.world_size}
+    run = {"step": step, "steps_per_s": timer.steps_per_s(), "cpu_time_s": round(cpu_total, 1),
+           "precision": cfg.precision, "channels_last": cfg.channels_last, "ema": cfg.ema, "world_size": info.world_size}
     if not info.main:
         return {"rank": info.rank, **run}
     if not last_val:  # no validation in this run (stop_after before the first one)

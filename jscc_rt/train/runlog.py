@@ -103,14 +103,14 @@ class StepTimer:
 
 
 class CpuClock:
-    """Process CPU time in seconds (every thread of this process: steps, validations, checkpoints), carried across
-    the invocations of a resumed run. Unlike the logged wall time it stands still while the process is paused
-    (SIGSTOP) or waits, so it measures what a run cost on its machine (``time.process_time``)."""
+    """Process CPU time in seconds (every thread of this process: set-up, steps, validations, checkpoints) since
+    construction (``time.process_time``). Unlike wall time it stands still while the process is paused (SIGSTOP) or
+    waits, so it measures what a run cost on its machine; the trainer adds the earlier invocations' total from the
+    resumed state and, under torchrun, every rank's share."""
 
-    def __init__(self, spent_s: float = 0.0) -> None:
-        """``spent_s``: CPU seconds of earlier invocations (from the resumed state)."""
-        self.spent_s = spent_s
+    def __init__(self) -> None:
         self._t0 = time.process_time()
 
-    def total_s(self) -> float:
-        return self.spent_s + time.process_time() - self._t0
+    def seconds(self) -> float:
+        """CPU seconds of this process since construction."""
+        return time.process_time() - self._t0

@@ -43,6 +43,10 @@ def test_two_process_ddp_matches_one_process_and_resumes_exactly(tmp_path: Path)
     st = torch.load(full / "train_state.pt", weights_only=True)
     assert st["world_size"] == 2 and len(set(st["replica_digests"])) == 1  # both replicas bit-identical
     assert st["rng"]["noise"].shape[0] == 2  # each rank's own noise stream is saved
+    # CPU time: both ranks' shares summed at each checkpoint (the log, written by rank 0 alone, leaves it out)
+    assert st["cpu_s"] > 0 and json.loads((full / "model.json").read_text())["meta"]["cpu_time_s"] == round(st["cpu_s"], 1)
+    assert reports[0]["cpu_time_s"] == round(st["cpu_s"], 1)
+    assert "cpu_s" not in json.loads((full / "log.jsonl").read_text().splitlines()[-1])
     # resume under DDP: stopped at step 3 and resumed == uninterrupted, bit for bit
     a, b = (load_model(p / "model.pt").state_dict() for p in (full, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
