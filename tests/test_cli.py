@@ -112,7 +112,7 @@ def test_command_groups_and_todays_spellings_parse_alike(new: list[str], old: li
 
 def test_group_help_lists_the_kinds(capsys: pytest.CaptureFixture[str]) -> None:
     for group, kinds in (("train", ("jscc", "diffusion", "receiver", "compress", "compress-decoder", "noma")),
-                         ("eval", ("jscc", "diffusion", "unrolled", "noma", "zoom"))):
+                         ("eval", ("jscc", "diffusion", "unrolled", "noma", "zoom", "compare"))):
         with pytest.raises(SystemExit):
             main([group, "--help"])
         listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()

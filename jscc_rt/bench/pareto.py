@@ -40,6 +40,7 @@ from jscc_rt.eval.flip import flip_available
 from jscc_rt.eval.lpips import MetricUnavailable, lpips_distance
 from jscc_rt.eval.recon import ReconSaver
 from jscc_rt.eval.metrics import psnr
+from jscc_rt.eval.paired import paired, paired_text
 from jscc_rt.eval.pareto_plot import pareto_front, plot_pareto
 from jscc_rt.eval.report import git_commit
 from jscc_rt.export.check import receiver_feeds
@@ -336,9 +337,35 @@ def write_outputs(result: dict, out: str | Path) -> str:
         lines.append(f"| {p['backend']} | {p.get('precision', 'fp32')} | {p.get('threads', '')} | {p['sampler']} | {p['steps']} | {p['snr_db']:g} | {p['psnr']:.2f} | "
                      f"{p['ms_ssim']:.4f} | {fl} | {lp} | {p['latency_ms_p50']:.1f} | {p['latency_ms_p90']:.1f} | "
                      f"{p['latency_ms_p99']:.1f} | {p['throughput_img_s']:.2f} | {'yes' if id(p) in front_ids else ''} |")
+    lines += paired_lines(pts)
     if result["skipped"]:
         lines += ["", "Backends not run here: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items())]
     md = "\n".join(lines)
     (o / "pareto.md").write_text(md + "\n")
     plot_pareto(pts, o)
     return md
+
+
+def paired_lines(points: Sequence[dict]) -> list[str]:
+    """Markdown: each denoising receiver (steps > 0) against the best decoder-only receiver (steps 0, highest mean
+    PSNR) of its backend and SNR, image by image (:mod:`jscc_rt.eval.paired`); empty without per-image rows or with
+    a single image."""
+    rows = []
+    for be in sorted({p["backend"] for p in points}):
+        for snr in sorted({p["snr_db"] for p in points}):
+            here = [p for p in points if p["backend"] == be and p["snr_db"] == snr and p.get("images")]
+            alone = [p for p in here if p["steps"] == 0]
+            if not alone or len(alone[0]["images"]) < 2:  # one image: nothing to pair
+                continue
+            ref = max(alone, key=lambda p: p["psnr"])
+            for p in (p for p in here if p["steps"] > 0):
+                rows.append(f"| {be} | {snr:g} | {p['sampler']} | {p['steps']} | "
+                            f"{paired_text(paired(ref['images'], p['images'], 'psnr'))} | "
+                            f"{paired_text(paired(ref['images'], p['images'], 'flip'))} | {ref['sampler']} |")
+    if not rows:
+        return []
+    return ["", "Image by image against the best decoder-only receiver of the same backend and SNR (receiver minus "
+            "it; images where the receiver is better; t: paired t statistic over the images, |t| > 2 is a "
+            "difference consistent across images):", "",
+            "| backend | SNR (dB) | receiver | steps | PSNR | FLIP | against |", "|---|---:|---|---:|---|---|---|",
+            *rows]
