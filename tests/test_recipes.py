@@ -61,3 +61,74 @@ def test_every_shipped_weight_has_its_training_command(name: str) -> None:
                if a.startswith("--") and not b.startswith("--") and b and (a, b) not in given]
     missing += [a for a in documented if a.startswith("--") and a not in argv]
     assert missing == [], f"train-{name} differs from TRAINING.md in {missing}"
+
+
+def test_comparators9_script_skips_resumes_starts_and_reevaluates(tmp_path: Path) -> None:
+    """train/comparators9.sh, with `make` and `jscc-rt` replaced by fakes that log their arguments: a final run with
+    current results is left alone, an unfinished one resumed (with --allow-precision-change), a missing one
+    started, a final run whose results are of other weights re-evaluated; each evaluation is followed by the
+    rate-adaptive comparison."""
+    import hashlib
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from jscc_rt.train.precision import cpu_bf16_supported
+
+    work, bin_, calls = tmp_path / "w", tmp_path / "bin", tmp_path / "calls.log"
+    (work / "train").mkdir(parents=True)
+    (work / "train/comparators9.sh").write_bytes((ROOT / "train/comparators9.sh").read_bytes())
+    bin_.mkdir()
+    (bin_ / "python").write_text(f'#!/bin/bash\nexec {sys.executable} "$@"\n')  # a symlink would lose the venv
+    (bin_ / "make").write_text(f"""#!/bin/bash
+echo "make $*" >> {calls}
+for a in "$@"; do case $a in RATIO=*) R=${{a#RATIO=}};; esac; done
+out=train/checkpoints/fixed-comparator9-${{R/\\//_}}
+mkdir -p $out && echo "weights $R" > $out/model.pt && echo '{{"meta": {{"final": true}}}}' > $out/model.json
+""")
+    (bin_ / "jscc-rt").write_text(f"""#!/bin/bash
+echo "jscc-rt $*" >> {calls}
+if [ "$1 $2" = "eval jscc" ]; then
+  while [ $# -gt 0 ]; do if [ "$1" = --out ]; then mkdir -p "$2" && echo {{}} > "$2/results.json"; fi; shift; done
+fi
+""")
+    for f in ("python", "make", "jscc-rt"):
+        (bin_ / f).chmod(0o755)
+
+    def run_dir(r: str, *, final: bool, state: bool = False, results_sha: str | None = None) -> None:
+        out, res = work / f"train/checkpoints/fixed-comparator9-{r}", work / f"docs/results/fixed_comparator9_{r}"
+        out.mkdir(parents=True)
+        (out / "model.pt").write_text(f"weights {r}\n")
+        (out / "model.json").write_text(json.dumps({"meta": {"final": final}}))
+        if state:
+            (out / "train_state.pt").write_text("state")
+        if results_sha is not None:
+            res.mkdir(parents=True)
+            (res / "results.json").write_text("{}")
+            (res / "model.sha256").write_text(results_sha + "\n")
+
+    run_dir("1_16", final=True, results_sha=hashlib.sha256(b"weights 1_16\n").hexdigest())  # done and evaluated
+    run_dir("1_4", final=False, state=True)  # stopped mid-run
+    run_dir("1_32", final=True, results_sha="0" * 64)  # evaluated, but on other weights
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "BIN": str(bin_), "DATA": "D",
+           "RATIOS": "1/16 1/4 1/64 1/32"}
+    proc = subprocess.run(["bash", "train/comparators9.sh"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = calls.read_text().splitlines()
+    prec = "" if cpu_bf16_supported() else "--precision fp32"
+    compare = ("jscc-rt eval compare --adaptive docs/results/kodak_ra_ratios --fixed {} "
+               "--out docs/results/fixed_comparator9_compare.md")
+    res = lambda *rs: " ".join(f"docs/results/fixed_comparator9_{r}/results.json" for r in rs)  # noqa: E731
+    ev = lambda r: (f"jscc-rt eval jscc train/checkpoints/fixed-comparator9-{r}/model.pt --data D/kodak --snr 0 10 20 "  # noqa: E731
+                    f"--channel awgn --out docs/results/fixed_comparator9_{r} --no-progress")
+    assert log == [
+        f"make --no-print-directory train-fixed-comparator9 RATIO=1/4 DATA=D RESUME=--resume --allow-precision-change {prec}".rstrip(),
+        ev("1_4"), compare.format(res("1_16", "1_32", "1_4")),
+        f"make --no-print-directory train-fixed-comparator9 RATIO=1/64 DATA=D RESUME={prec}",
+        ev("1_64"), compare.format(res("1_16", "1_32", "1_4", "1_64")),
+        ev("1_32"), compare.format(res("1_16", "1_32", "1_4", "1_64")),
+    ]
+    assert (work / "docs/results/fixed_comparator9_1_32/model.sha256").read_text().strip() == \
+        hashlib.sha256(b"weights 1_32\n").hexdigest()

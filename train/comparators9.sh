@@ -1,12 +1,15 @@
 #!/bin/bash
 # #19's stage-9-matched fixed-rate comparators, one after another (`make train-fixed-comparator9-all`): for each
 # budget, a finished run (its model.json says final) is skipped, an unfinished one resumed from its train_state.pt,
-# a missing one started; each finished run is then evaluated on Kodak once. Safe to stop at any time and rerun.
+# a missing one started; each finished run is then evaluated on Kodak once, and `jscc-rt eval compare` writes the
+# table against the shipped rate-adaptive model so far (docs/results/fixed_comparator9_compare.md). Safe to stop at
+# any time and rerun.
 # On a CPU without bf16 the runs train in fp32 (a resume records the switch as precision_segments; TRAINING.md).
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 BIN=${BIN:-.venv/bin}
-RATIOS=${RATIOS:-"1/16 1/32 1/64 1/12 1/8 1/6 1/4"}
+# 1/16 first (begun first), then the two ends of the range, where a shared model is likeliest to fall behind
+RATIOS=${RATIOS:-"1/16 1/4 1/64 1/32 1/12 1/8 1/6"}
 bf16=$("$BIN/python" -c "from jscc_rt.train.precision import cpu_bf16_supported as f; print('yes' if f() else 'no')")
 if [ "$bf16" = yes ]; then PREC=""; prec=bf16; else PREC="--precision fp32"; prec=fp32; fi
 echo "== this CPU has bf16: $bf16, so the runs train in $prec (a resume under the other precision records the switch)"
@@ -25,5 +28,8 @@ for R in $RATIOS; do
     echo "== comparator $R: evaluation (weights sha256 $sha)"  # missing, or of other weights (a retrained run)
     "$BIN/jscc-rt" eval jscc "$out/model.pt" --data "$DATA/kodak" --snr 0 10 20 --channel awgn --out "$res" --no-progress
     echo "$sha" > "$res/model.sha256"
+    # the rate-adaptive model against every comparator evaluated so far (the others listed as pending)
+    "$BIN/jscc-rt" eval compare --adaptive docs/results/kodak_ra_ratios \
+      --fixed $(ls -d docs/results/fixed_comparator9_1_*/results.json) --out docs/results/fixed_comparator9_compare.md
   fi
 done
