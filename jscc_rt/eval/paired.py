@@ -19,8 +19,9 @@ HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ms_ssim": True, "flip": False, 
 @dataclass(frozen=True)
 class Paired:
     """``other`` minus ``base`` over ``n`` images: ``mean`` (the metric's unit: dB for PSNR), ``rel_pct`` (mean of the
-    per-image relative differences, %), ``t`` (paired t statistic; None when all differences are equal), ``better``
-    (images where ``other`` is better: higher PSNR / SSIM / MS-SSIM, lower FLIP / LPIPS)."""
+    per-image relative differences, %), ``t`` (paired t statistic of the dB differences for PSNR, of the relative
+    differences for the other metrics, as :func:`paired_text` prints them; None when all differences are equal),
+    ``better`` (images where ``other`` is better: higher PSNR / SSIM / MS-SSIM, lower FLIP / LPIPS)."""
 
     metric: str
     n: int
@@ -33,25 +34,39 @@ class Paired:
 def paired(base: Sequence[dict], other: Sequence[dict], metric: str) -> Paired | None:
     """Compare per-image rows (``{"image": name, metric: value, ...}``, as `eval` and `bench pareto` record them) of
     two receivers on the same images. Returns None when either side lacks ``metric`` on some image (e.g. FLIP not
-    installed); raises :class:`JsccInputError` naming the images when the two sides were measured on different
-    ones, or on fewer than two."""
+    installed) or a value is not finite (PSNR of a perfect reconstruction); raises :class:`JsccInputError` naming
+    the images when the two sides were measured on different ones, on fewer than two, or name an image twice."""
     if metric not in HIGHER_IS_BETTER:
         raise JsccInputError(f"metric={metric!r}: one of {sorted(HIGHER_IS_BETTER)}")
     a, b = {r["image"]: r for r in base}, {r["image"]: r for r in other}
+    if len(a) != len(base) or len(b) != len(other):
+        raise JsccInputError(f"paired comparison: an image is named twice among {len(base)} and {len(other)} rows; "
+                             "pass one row per image")
     if a.keys() != b.keys() or len(a) < 2:
         only = sorted(a.keys() ^ b.keys())[:4]
         raise JsccInputError(f"paired comparison needs the same two or more images on both sides; got {len(a)} and "
                              f"{len(b)}" + (f", differing in {only}" if only else ""))
     if any(a[k].get(metric) is None or b[k].get(metric) is None for k in a):
         return None
-    d = [b[k][metric] - a[k][metric] for k in a]
+    va, vb = [a[k][metric] for k in a], [b[k][metric] for k in a]
+    if not all(math.isfinite(x) for x in va + vb) or (metric != "psnr" and not all(va)):
+        return None  # an infinite PSNR (a perfect image) or a zero distance has no finite difference to average
+    d = [y - x for x, y in zip(va, vb)]
+    rel = [y / x - 1 for x, y in zip(va, vb) if x]
     n = len(d)
-    mean = sum(d) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
-    rel = 100 * sum(b[k][metric] / a[k][metric] - 1 for k in a) / n if all(a[k][metric] for k in a) else math.nan
     sign = 1 if HIGHER_IS_BETTER[metric] else -1
-    return Paired(metric, n, mean, rel, mean / (sd / math.sqrt(n)) if sd > 0 else None,
+    # the t of what is printed: dB differences for PSNR, relative differences for the others
+    return Paired(metric, n, sum(d) / n, 100 * sum(rel) / max(len(rel), 1), _t(d if metric == "psnr" else rel),
                   sum(sign * x > 0 for x in d))
+
+
+def _t(x: list[float]) -> float | None:
+    """Paired t statistic of the differences ``x``: mean over its standard error; None when they are all equal (to
+    rounding)."""
+    n = len(x)
+    mean = sum(x) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1))
+    return mean / (sd / math.sqrt(n)) if sd > 1e-12 * max(1.0, abs(mean)) else None
 
 
 def paired_text(p: Paired | None) -> str:
@@ -59,4 +74,4 @@ def paired_text(p: Paired | None) -> str:
     if p is None:
         return "n/a"
     size = f"{round(p.mean, 2) + 0.0:+.2f} dB" if p.metric == "psnr" else f"{round(p.rel_pct, 2) + 0.0:+.2f} %"
-    return f"{size}, {p.better}/{p.n} better" + ("" if p.t is None else f", t {p.t:+.1f}")
+    return f"{size}, {p.better}/{p.n} better" + ("" if p.t is None else f", t {round(p.t, 1) + 0.0:+.1f}")

@@ -22,10 +22,12 @@ def test_paired_differences_count_better_images_by_the_metrics_direction() -> No
     mean, sd = sum(d) / 4, math.sqrt(sum((x - 0.2) ** 2 for x in d) / 3)
     assert p.n == 4 and p.better == 3 and p.mean == pytest.approx(mean) and p.t == pytest.approx(mean / (sd / 2))
     f = paired(base, other, "flip")  # lower is better: three of four images improve
+    rel = [-0.05, -0.1, 0.2, -0.05]  # per image; their mean is 0, so their t is 0 whatever the absolute mean
     assert f.better == 3 and f.mean == pytest.approx(-0.0075)
-    assert f.rel_pct == pytest.approx(100 * (-0.05 - 0.1 + 0.2 - 0.05) / 4)
+    assert f.rel_pct == pytest.approx(0.0, abs=1e-12) and f.t == pytest.approx(0.0, abs=1e-9)
     assert paired_text(p) == f"+0.20 dB, 3/4 better, t {mean / (sd / 2):+.1f}"
-    assert paired_text(f).startswith("+0.00 %, 3/4 better")  # mean relative change 0: printed unsigned zero
+    assert paired_text(f) == "+0.00 %, 3/4 better, t +0.0"  # a rounded zero prints unsigned
+    assert sum(rel) == pytest.approx(0.0)
     same = paired(base, base, "psnr")
     assert same.t is None and same.better == 0 and paired_text(same) == "+0.00 dB, 0/4 better"
 
@@ -33,6 +35,11 @@ def test_paired_differences_count_better_images_by_the_metrics_direction() -> No
 def test_missing_metric_gives_none_and_other_images_are_refused() -> None:
     base = _imgs([20.0, 21.0], [0.2, None])
     assert paired(base, base, "flip") is None and paired_text(None) == "n/a"
+    assert paired(base, _imgs([20.0, math.inf], [0.2, 0.1]), "psnr") is None  # a perfect image: no finite difference
+    near = paired(_imgs([20.0, 30.0, 40.0], [0.1] * 3), _imgs([20.1, 30.1, 40.1], [0.1] * 3), "psnr")
+    assert near.t is None and paired_text(near) == "+0.10 dB, 3/3 better"  # equal differences up to rounding
+    with pytest.raises(JsccInputError, match="named twice"):
+        paired(base + base[:1], base + base[:1], "psnr")
     with pytest.raises(JsccInputError, match=r"same two or more images .*differing in \['kodim03'\]"):
         paired(base, _imgs([20.0, 21.0, 22.0], [0.1, 0.1, 0.1]), "psnr")
     with pytest.raises(JsccInputError, match="metric='bleu'"):
