@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-#: The best shipped 1/16 model: what the demo, the README and the deployment checks use.
+#: The best shipped fixed-rate 1/16 model: what the demo, the README and the deployment checks use.
 FLAGSHIP_1_16: str = "unrolled-w128-1_16"
 #: The wider fixed-rate model (k/n 1/12): the flagship widened and fine-tuned; more bandwidth, more quality.
 FLAGSHIP_1_12: str = "unrolled-w128-1_12"
