@@ -15,6 +15,7 @@ from typing import Sequence
 
 from jscc_rt._validate import JsccInputError
 from jscc_rt.eval.figures import row_ratio
+from jscc_rt.eval.paired import signed
 
 #: Evaluation settings both sides must share (``meta`` of results.json).
 SAME_EVAL = ("eval_set", "n_images", "seed", "equalizer")
@@ -143,11 +144,6 @@ def compare(adaptive: str | Path, fixed: Sequence[str | Path], *, snrs_db: Seque
     return Comparison(tuple(points), tuple(r for r in ratios if r not in by_ratio), snrs, channel)
 
 
-def _lead(x: float) -> str:
-    """A lead as printed, two decimals with its sign (a rounded zero is "+0.00", never "-0.00")."""
-    return f"{round(x, 2) + 0.0:+.2f}"
-
-
 def markdown(c: Comparison, margin_db: float = 0.5) -> str:
     """The table (comparator / adaptive PSNR, the adaptive model's lead in brackets, MS-SSIM at the middle SNR, the
     comparator's name) and the verdict: at how many points the adaptive model is at most ``margin_db`` (>= 0) below
@@ -168,7 +164,7 @@ def markdown(c: Comparison, margin_db: float = 0.5) -> str:
         if not pts:
             lines.append(f"| {ratio} | " + " | ".join("pending" for _ in c.snrs_db) + " | pending | |")
             continue
-        cells = [f"{pts[s].fixed_psnr:.2f} / {pts[s].adaptive_psnr:.2f} ({_lead(pts[s].lead_db)})" for s in c.snrs_db]
+        cells = [f"{pts[s].fixed_psnr:.2f} / {pts[s].adaptive_psnr:.2f} ({signed(pts[s].lead_db)})" for s in c.snrs_db]
         m = pts[mid]
         ms = (f"{m.fixed_ms_ssim:.4f} / {m.adaptive_ms_ssim:.4f}"
               if m.fixed_ms_ssim is not None and m.adaptive_ms_ssim is not None else "n/a")
@@ -176,9 +172,9 @@ def markdown(c: Comparison, margin_db: float = 0.5) -> str:
     lines.append("")
     if c.points:
         worst = min(c.points, key=lambda p: p.lead_db)
-        ok = sum(float(_lead(p.lead_db)) >= -margin_db for p in c.points)
+        ok = sum(float(signed(p.lead_db)) >= -margin_db for p in c.points)
         lines.append(f"At most {margin_db:g} dB below its comparator at {ok} of {len(c.points)} points; its smallest "
-                     f"lead is {_lead(worst.lead_db)} dB (k/n {worst.ratio}, {worst.snr_db:g} dB).")
+                     f"lead is {signed(worst.lead_db)} dB (k/n {worst.ratio}, {worst.snr_db:g} dB).")
     if c.pending:
         lines.append(f"Pending (no comparator evaluated yet): {', '.join(map(str, c.pending))}.")
     return "\n".join(lines) + "\n"

@@ -69,9 +69,14 @@ def _t(x: list[float]) -> float | None:
     return mean / (sd / math.sqrt(n)) if sd > 1e-12 * max(1.0, abs(mean)) else None
 
 
+def signed(x: float, decimals: int = 2) -> str:
+    """``x`` with its sign at ``decimals`` places; a value that rounds to zero prints "+0.00", never "-0.00"."""
+    return f"{round(x, decimals) + 0.0:+.{decimals}f}"
+
+
 def paired_text(p: Paired | None) -> str:
     """``+0.06 dB, 17/24 better, t +3.5`` (PSNR) or ``-2.29 %, 20/24 better, t -5.4`` (other metrics); ``n/a``."""
     if p is None:
         return "n/a"
-    size = f"{round(p.mean, 2) + 0.0:+.2f} dB" if p.metric == "psnr" else f"{round(p.rel_pct, 2) + 0.0:+.2f} %"
-    return f"{size}, {p.better}/{p.n} better" + ("" if p.t is None else f", t {round(p.t, 1) + 0.0:+.1f}")
+    size = f"{signed(p.mean)} dB" if p.metric == "psnr" else f"{signed(p.rel_pct)} %"
+    return f"{size}, {p.better}/{p.n} better" + ("" if p.t is None else f", t {signed(p.t, 1)}")
