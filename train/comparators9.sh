@@ -3,7 +3,8 @@
 # budget, a finished run (its model.json says final) is skipped, an unfinished one resumed from its train_state.pt,
 # a missing one started; each finished run is then evaluated on Kodak once, and `jscc-rt eval compare` writes the
 # table against the shipped rate-adaptive model so far (docs/results/fixed_comparator9_compare.md). Safe to stop at
-# any time and rerun.
+# any time and rerun; `pkill -TERM -f "jscc-rt train"` checkpoints the run in flight after its current step and
+# ends the queue (the trainer exits 143, so this script stops before evaluating anything).
 # On a CPU without bf16 the runs train in fp32 (a resume records the switch as precision_segments; TRAINING.md).
 set -euo pipefail
 DATA=${DATA:-../shared/data}

@@ -102,17 +102,19 @@ def _weights(text: str) -> tuple[float, ...]:
 
 def _cmd_jscc(a: argparse.Namespace) -> int:
     from jscc_rt.train import TrainConfig, train
+    from jscc_rt.train.stop import exit_status
 
     if a.allow_precision_change and not a.resume:
         raise JsccInputError("--allow-precision-change only applies with --resume (it lets a saved run continue "
                              "under another --precision); add --resume or drop it")
-    res = train(config_from_args(TrainConfig, a), a.out, resume=a.resume, show_progress=not a.no_progress,
-                stop_after=a.stop_after, allow_precision_change=a.allow_precision_change)
+    cfg = config_from_args(TrainConfig, a)
+    res = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress, stop_after=a.stop_after,
+                allow_precision_change=a.allow_precision_change)
     if "rank" not in res:  # under torchrun only rank 0 reports
         run = ("step", "steps_per_s", "cpu_time_s", "precision", "channels_last", "ema", "world_size")
-        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},
-                          **{k: res[k] for k in run}}))
-    return 0
+        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run + ("stopped",)},
+                          **{k: res[k] for k in run}, **{k: res[k] for k in ("stopped",) if k in res}}))
+    return exit_status("jscc", a.out, res, cfg.steps)
 
 
 def _add_diffusion(p: argparse.ArgumentParser) -> None:
@@ -136,10 +138,12 @@ def _add_diffusion(p: argparse.ArgumentParser) -> None:
 
 def _cmd_diffusion(a: argparse.Namespace) -> int:
     from jscc_rt.train.diffusion import DiffusionTrainConfig, train_diffusion
+    from jscc_rt.train.stop import exit_status
 
-    print(json.dumps(train_diffusion(config_from_args(DiffusionTrainConfig, a), a.out,
-                                     show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)))
-    return 0
+    cfg = config_from_args(DiffusionTrainConfig, a)
+    res = train_diffusion(cfg, a.out, show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)
+    print(json.dumps(res))
+    return exit_status("diffusion", a.out, res, cfg.steps + cfg.cd_steps)
 
 
 def _add_receiver(p: argparse.ArgumentParser) -> None:
@@ -162,10 +166,12 @@ def _add_receiver(p: argparse.ArgumentParser) -> None:
 
 def _cmd_receiver(a: argparse.Namespace) -> int:
     from jscc_rt.train.receiver_tune import ReceiverTuneConfig, tune_receiver
+    from jscc_rt.train.stop import exit_status
 
-    print(json.dumps(tune_receiver(config_from_args(ReceiverTuneConfig, a), a.out, show_progress=not a.no_progress,
-                                   resume=a.resume, stop_after=a.stop_after)))
-    return 0
+    cfg = config_from_args(ReceiverTuneConfig, a)
+    res = tune_receiver(cfg, a.out, show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)
+    print(json.dumps(res))
+    return exit_status("receiver", a.out, res, cfg.steps)
 
 
 def _add_compress(p: argparse.ArgumentParser) -> None:
@@ -216,11 +222,12 @@ def _add_compress_decoder(p: argparse.ArgumentParser) -> None:
 
 def _cmd_compress_decoder(a: argparse.Namespace) -> int:
     from jscc_rt.train.compress_decoder import CompressDecoderTuneConfig, tune_compress_decoder
+    from jscc_rt.train.stop import exit_status
 
     cfg = config_from_args(CompressDecoderTuneConfig, a, decoder_snr_db=a.decoder_snr)
-    print(json.dumps(tune_compress_decoder(cfg, a.out, show_progress=not a.no_progress, resume=a.resume,
-                                           stop_after=a.stop_after)))
-    return 0
+    res = tune_compress_decoder(cfg, a.out, show_progress=not a.no_progress, resume=a.resume, stop_after=a.stop_after)
+    print(json.dumps(res))
+    return exit_status("compress-decoder", a.out, res, cfg.steps)
 
 
 def _add_noma(p: argparse.ArgumentParser) -> None:

@@ -44,6 +44,7 @@ from jscc_rt.train.ema import EMA
 from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, restore_rng, save_state
+from jscc_rt.train.stop import GracefulStop
 
 _CPU = torch.device("cpu")
 
@@ -139,7 +140,15 @@ def _validate(link: Link, images: list, snr_db: float) -> float:
 def tune_compress_decoder(cfg: CompressDecoderTuneConfig, out: str | Path, *, show_progress: bool = True,
                           resume: bool = False, stop_after: int | None = None) -> dict:
     """Train into ``out`` (module docstring); returns the last validation ``{"val_psnr", ...}``, or
-    ``{"stopped_at": N}`` when stopped early by ``stop_after`` (continue with ``resume=True``)."""
+    ``{"stopped_at": N}`` when stopped early by ``stop_after`` (continue with ``resume=True``). SIGTERM or Ctrl-C
+    stops after the current step with a checkpoint and adds ``"stopped"`` (the signal's name)."""
+    with GracefulStop() as stop:
+        res = _tune(cfg, out, show_progress, resume, stop_after, stop)
+    return {**res, "stopped": stop.signal} if stop.signal else res
+
+
+def _tune(cfg: CompressDecoderTuneConfig, out: str | Path, show_progress: bool, resume: bool, stop_after: int | None,
+          stop: GracefulStop) -> dict:
     cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
     prec, cl = cfg.precision, cfg.channels_last
     link_path = resolve_checkpoint(cfg.link)
@@ -208,10 +217,14 @@ def tune_compress_decoder(cfg: CompressDecoderTuneConfig, out: str | Path, *, sh
             last = validate()
             log.write({"step": step + 1, "loss": float(loss.detach()), "lr": lr * w,
                        "wall_s": round(time.time() - t0, 1), "precision": prec, "steps_per_s": timer.window(), **last})
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end:
+        halt = stop.now()
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end or halt:
             save_state({"config": cfg.to_dict(), "step": step + 1, "decoder": dec.state_dict(), "opt": opt.state_dict(),
                         "ema": ema.state_dict(), "sampler": sampler.state_dict(), "rng": capture_rng({"g": g}),
                         "elapsed_s": time.time() - t0}, state_path)
+        if halt:
+            end = step + 1
+            break
     if end < cfg.steps:
         return {"stopped_at": end}
     dec.load_state_dict(ema.shadow)

@@ -33,6 +33,7 @@ from jscc_rt.train.config import begin_run, check_run_fields
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, restore_rng, save_state
+from jscc_rt.train.stop import GracefulStop
 
 if TYPE_CHECKING:
     from jscc_rt.train.receiver_tune import ReceiverTuneConfig
@@ -167,7 +168,16 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     step, the networks, the optimizers and every RNG state; ``resume=True`` continues from it bit for bit (same
     machine and threads; the latent set is rebuilt from the seed). ``stop_after`` N ends the run after N steps in all
     (denoiser steps, then distillation steps) with a checkpoint. Resuming with another config is refused, naming the
-    differing fields. Returns the validation summary (``{"stopped_at": N}`` when stopped early)."""
+    differing fields. Returns the validation summary (``{"stopped_at": N}`` when stopped early). SIGTERM or Ctrl-C
+    (:class:`~jscc_rt.train.stop.GracefulStop`) stops after the current step with a checkpoint and adds
+    ``"stopped": "SIGTERM"`` (or ``"SIGINT"``)."""
+    with GracefulStop() as stop:
+        res = _train_diffusion(cfg, out, show_progress, resume, stop_after, stop)
+    return {**res, "stopped": stop.signal} if stop.signal else res
+
+
+def _train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, show_progress: bool, resume: bool,
+                     stop_after: int | None, stop: GracefulStop) -> dict:
     cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
     prec, cl = cfg.precision, cfg.channels_last
     t0 = time.time() - (st["elapsed_s"] if st else 0.0)
@@ -242,6 +252,9 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
             net.train()
         if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
             checkpoint_denoiser(step + 1)
+        if stop.now():  # checkpointed below (or, after the phase's last step, as denoiser.pt)
+            end = step + 1
+            break
     if end < cfg.steps:  # stopped inside the denoiser phase
         if end > (st["step"] if st is not None else 0):
             checkpoint_denoiser(end)
@@ -256,9 +269,9 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     if cfg.cd_steps > 0:
         res = distill_consistency(net, sched, x0, snr, xv, sv, cfg, log, t0, show_progress, state_path=state_path,
                                   state=st if st is not None and st["phase"] == "consistency" else None,
-                                  stop_at=limit - cfg.steps)
-        if res is None:
-            return {"stopped_at": limit}
+                                  stop_at=limit - cfg.steps, stop=stop)
+        if isinstance(res, int):
+            return {"stopped_at": cfg.steps + res}
         student, sps = res
         summary["consistency"] = _val_mse(student, sched, xv, sv, True)
         summary["steps_per_s"]["consistency"] = sps
@@ -277,12 +290,14 @@ def _log_position(st: dict, cfg: DiffusionTrainConfig) -> int:
 def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch.Tensor, snr: torch.Tensor,
                         xv: torch.Tensor, sv: torch.Tensor, cfg: DiffusionTrainConfig, log: RunLog, t0: float,
                         show_progress: bool, *, state_path: Path, state: dict | None = None,
-                        stop_at: int | None = None) -> tuple[ConsistencyModel, float] | None:
+                        stop_at: int | None = None,
+                        stop: GracefulStop | None = None) -> tuple[ConsistencyModel, float] | int:
     """Consistency distillation (Song et al. 2023, Alg. 2) with a one-step DDIM teacher solver on a ``cd_grid`` grid.
 
     Checkpoints into ``state_path`` every ``cfg.ckpt_every`` steps; ``state``: a consistency-phase state to resume
-    from; ``stop_at``: stop (with a checkpoint) after that many distillation steps and return None. Returns the
-    student (float32, default layout) and the training steps per second."""
+    from; ``stop_at``: stop (with a checkpoint) after that many distillation steps; ``stop``: a stop request ends
+    the phase after the current step, also with a checkpoint. A stopped phase returns its step count (int), a
+    finished one the student (float32, default layout) and the training steps per second."""
     prec, cl = resolve_cpu_training(cfg.precision, cfg.channels_last)
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -317,6 +332,8 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
     end = cfg.cd_steps if stop_at is None else max(first, min(cfg.cd_steps, stop_at))
     if state is None:
         checkpoint(0)  # the denoiser phase is done: a resume starts distilling
+    if stop is not None and stop.now():  # the request came in the denoiser phase's last step
+        end = first
     for step in progress(range(first, end), total=cfg.cd_steps, desc="consistency distill",
                          disable=not show_progress):
         timer.start()
@@ -349,10 +366,14 @@ def distill_consistency(teacher: LatentDenoiser, sched: NoiseSchedule, x0: torch
                        "loss": float(loss.detach()), "wall_s": round(time.time() - t0, 1), "precision": prec,
                        "steps_per_s": timer.window(), **_val_mse(student, sched, xv, sv, True)})
             student.train()
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end:
+        halt = stop is not None and stop.now()
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end or halt:
             checkpoint(step + 1)
+        if halt:
+            end = step + 1
+            break
     if end < cfg.cd_steps:
-        return None
+        return end
     student.eval().to(memory_format=torch.contiguous_format)
     teacher.to(memory_format=torch.contiguous_format)
     return student, timer.steps_per_s()

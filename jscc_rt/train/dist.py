@@ -116,3 +116,12 @@ def replica_digests(model: torch.nn.Module, info: DistInfo, device: torch.device
     if len(set(digests)) != 1:
         raise RuntimeError(f"data-parallel replicas diverged (weight digests per rank: {digests})")
     return digests
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is True on any rank (an all-reduce of one number; ``flag`` when alone)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)

@@ -44,6 +44,7 @@ from jscc_rt.train.precision import (autocast, grad_scaler, resolve_channels_las
                                      to_layout)
 from jscc_rt.train.runlog import CpuClock, RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, check_same_config, load_state, save_state
+from jscc_rt.train.stop import GracefulStop
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up then cosine decay from ``lr`` to ``lr_min``."""
@@ -343,55 +344,63 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     timer = StepTimer()
     cpu_total = cpu_spent  # the run's CPU seconds as of the last checkpoint (all ranks)
-    for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio} {cfg.precision}",
-                         disable=not (show_progress and info.main)):
-        timer.start()
-        for grp in opt.param_groups:
-            grp["lr"] = lr_at(cfg, step)
-        x = sampler.sample()
-        snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
-        # one channel kind and one budget per step, the same on every rank (drawn only when they vary)
-        kind = draw_channel(cfg, gen)
-        ratio = (Fraction(sample_channels(mcfg, gen, cfg.ladder_weights), 6 * mcfg.downsample**2)
-                 if mcfg.rate_adaptive else None)
-        x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
-        snr = D.shard(snr, info).to(device)
-        with autocast(cfg.precision, device):
-            mse, loss = net(x, snr, noise_gen, kind, ratio)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        if ema is not None:
-            ema.update(model)
-        m = float(mse.detach())
-        loss_ema = m if loss_ema is None else 0.98 * loss_ema + 0.02 * m
-        step += 1
-        timer.stop()
-        elapsed = time.time() - t_start
-        if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
-            last_val = validate()
-            by_ratio = {f"val_psnr_{cfg.val_snr_db:g}dB@{k}": v for k, v in last_val.get("psnr_by_ratio", {}).items()}
-            cpu_now = {} if info.enabled else {"cpu_s": round(cpu_spent + cpu.seconds(), 1)}  # torchrun: checkpoints
-            log.write({"step": step, "wall_s": round(elapsed, 1), **cpu_now,
-                       "train_psnr_ema": -10 * math.log10(loss_ema), "val_set": val_name,
-                       f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio, "weights": weights,
-                       "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
-                       "world_size": info.world_size, "steps_per_s": timer.window()})
-        if step % cfg.ckpt_every == 0 or step == end:
-            checkpoint(final=step == cfg.steps)
+    with GracefulStop() as stop:
+        for step in progress(range(step, end), total=cfg.steps, desc=f"train {cfg.model} {cfg.ratio} {cfg.precision}",
+                             disable=not (show_progress and info.main)):
+            timer.start()
+            for grp in opt.param_groups:
+                grp["lr"] = lr_at(cfg, step)
+            x = sampler.sample()
+            snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(x.shape[0], generator=gen)
+            # one channel kind and one budget per step, the same on every rank (drawn only when they vary)
+            kind = draw_channel(cfg, gen)
+            ratio = (Fraction(sample_channels(mcfg, gen, cfg.ladder_weights), 6 * mcfg.downsample**2)
+                     if mcfg.rate_adaptive else None)
+            x = to_layout(D.shard(x, info).to(device), bool(cfg.channels_last))
+            snr = D.shard(snr, info).to(device)
+            with autocast(cfg.precision, device):
+                mse, loss = net(x, snr, noise_gen, kind, ratio)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+            if ema is not None:
+                ema.update(model)
+            m = float(mse.detach())
+            loss_ema = m if loss_ema is None else 0.98 * loss_ema + 0.02 * m
+            step += 1
+            timer.stop()
+            elapsed = time.time() - t_start
+            if info.main and (step % cfg.val_every == 0 or step == cfg.steps):
+                last_val = validate()
+                by_ratio = {f"val_psnr_{cfg.val_snr_db:g}dB@{k}": v
+                            for k, v in last_val.get("psnr_by_ratio", {}).items()}
+                # single process: CPU seconds so far (under torchrun, summed over ranks at checkpoints only)
+                cpu_now = {} if info.enabled else {"cpu_s": round(cpu_spent + cpu.seconds(), 1)}
+                log.write({"step": step, "wall_s": round(elapsed, 1), **cpu_now,
+                           "train_psnr_ema": -10 * math.log10(loss_ema), "val_set": val_name,
+                           f"val_psnr_{cfg.val_snr_db:g}dB": last_val["psnr"], **by_ratio, "weights": weights,
+                           "lr": lr_at(cfg, step - 1), "precision": cfg.precision, "channels_last": cfg.channels_last,
+                           "world_size": info.world_size, "steps_per_s": timer.window()})
+            halt = stop.now(info, device)  # SIGTERM / Ctrl-C: checkpoint this step and return
+            if step % cfg.ckpt_every == 0 or step == end or halt:
+                checkpoint(final=step == cfg.steps)
+            if halt:
+                break
     D.barrier(info, device)  # the final checkpoint is on disk before any rank returns (a resume may follow)
     run = {"step": step, "steps_per_s": timer.steps_per_s(), "cpu_time_s": round(cpu_total, 1),
            "precision": cfg.precision, "channels_last": cfg.channels_last, "ema": cfg.ema, "world_size": info.world_size}
+    if stop.signal:
+        run["stopped"] = stop.signal
     if not info.main:
         return {"rank": info.rank, **run}
-    if not last_val:  # no validation in this run (stop_after before the first one)
+    if not last_val and not stop.signal:  # no validation in this run (stop_after before the first one)
         last_val = validate()
     return {**last_val, **run}

@@ -35,6 +35,7 @@ from jscc_rt.train.diffusion import diffuse, latent_batch, latent_sets
 from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, restore_rng, save_state
+from jscc_rt.train.stop import GracefulStop
 
 _CPU = torch.device("cpu")
 
@@ -120,7 +121,15 @@ def plan_mse(student: ConsistencyModel, x0: torch.Tensor, snr_db: torch.Tensor, 
 def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bool = True, resume: bool = False,
                   stop_after: int | None = None) -> dict:
     """Tune ``cfg.student`` into ``out/consistency.pt``; returns the last held-out MSEs (``{"stopped_at": N}`` when
-    stopped early by ``stop_after``; continue with ``resume=True``)."""
+    stopped early by ``stop_after``; continue with ``resume=True``). SIGTERM or Ctrl-C stops after the current step
+    with a checkpoint and adds ``"stopped"`` (the signal's name)."""
+    with GracefulStop() as stop:
+        res = _tune(cfg, out, show_progress, resume, stop_after, stop)
+    return {**res, "stopped": stop.signal} if stop.signal else res
+
+
+def _tune(cfg: ReceiverTuneConfig, out: str | Path, show_progress: bool, resume: bool, stop_after: int | None,
+          stop: GracefulStop) -> dict:
     cfg, out, state_path, st = begin_run(cfg, out, resume=resume)
     prec, cl = cfg.precision, cfg.channels_last
     plans = cfg.plans()
@@ -178,10 +187,14 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
             log.write({"step": step + 1, "loss": float(loss.detach()), "lr": lr,
                        "wall_s": round(time.time() - t0, 1), "precision": prec, "steps_per_s": timer.window(), **last})
             student.train()
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end:
+        halt = stop.now()
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == end or halt:
             save_state({"config": cfg.to_dict(), "step": step + 1, "student": student.state_dict(),
                         "opt": opt.state_dict(), "rng": capture_rng({"g": g}), "elapsed_s": time.time() - t0},
                        state_path)
+        if halt:
+            end = step + 1
+            break
     if end < cfg.steps:
         return {"stopped_at": end}
     student.eval().to(memory_format=torch.contiguous_format)

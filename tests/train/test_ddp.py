@@ -37,7 +37,7 @@ def test_two_process_ddp_matches_one_process_and_resumes_exactly(tmp_path: Path)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert len(reports) == 3 and all(r["world_size"] == 2 for r in reports)  # rank 0 alone reports
+    assert len(reports) == 5 and all(r["world_size"] == 2 for r in reports)  # rank 0 alone reports
 
     full, split = tmp_path / "ddp" / "full", tmp_path / "ddp" / "split"
     st = torch.load(full / "train_state.pt", weights_only=True)
@@ -51,6 +51,12 @@ def test_two_process_ddp_matches_one_process_and_resumes_exactly(tmp_path: Path)
     a, b = (load_model(p / "model.pt").state_dict() for p in (full, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [json.loads(x)["step"] for x in (full / "log.jsonl").read_text().splitlines()] == [6]
+    # SIGTERM to rank 1 alone in step 2: both ranks stopped after it with a checkpoint, and the resume == full
+    sig = tmp_path / "ddp" / "signal"
+    assert "SIGTERM at step 2 of 6" in proc.stderr and "plus --resume" in proc.stderr
+    assert reports[3]["stopped"] == "SIGTERM" and reports[3]["step"] == 2
+    c = load_model(sig / "model.pt").state_dict()
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
     # one process at the same global batch: same crops and SNRs, each rank's loss is the mean over its half and
     # DDP averages the gradients, i.e. the per-sample losses are averaged identically; only the channel noise
