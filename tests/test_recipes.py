@@ -135,7 +135,8 @@ fi
     assert proc.stderr.count("eval compare failed: table not updated") == 4
     assert (work / "docs/results/fixed_comparator9_1_32/model.sha256").read_text().strip() == \
         hashlib.sha256(b"weights 1_32\n").hexdigest()
-    # a trainer stopped by SIGTERM exits 143 and make fails: the queue ends there, nothing unfinished is evaluated
+    # make fails (as GNU make does when the trainer, stopped by SIGTERM, exits 143): the queue ends there and
+    # nothing unfinished is evaluated
     (work / "train/checkpoints/fixed-comparator9-1_64/model.json").write_text(json.dumps({"meta": {"final": False}}))
     (bin_ / "make").write_text(f'#!/bin/bash\necho "make $*" >> {calls}\nexit 2\n')
     before = len(calls.read_text().splitlines())

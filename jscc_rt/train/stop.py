@@ -32,7 +32,10 @@ class GracefulStop:
     """Context manager that turns SIGTERM / SIGINT into a stop request for a training loop.
 
     Handlers are installed only in the main thread (Python delivers signals there; elsewhere this is a no-op that
-    never requests a stop) and the previous handlers are restored on exit.
+    never requests a stop), not over a signal that is ignored (a background job's SIGINT stays ignored) or handled
+    from C, and the previous handlers are restored on exit. Inside the trainers the handlers are in place from the
+    start of set-up, so a request during set-up (e.g. building a diffusion run's latent set) takes effect after the
+    first step; a second Ctrl-C aborts at once.
     """
 
     def __init__(self) -> None:
@@ -42,6 +45,9 @@ class GracefulStop:
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
             for s in STOP_SIGNALS:
+                old = signal.getsignal(s)
+                if old is None or old == signal.SIG_IGN:  # ignored (e.g. SIGINT of a `cmd &` job) or set from C
+                    continue
                 self._old[s] = signal.signal(s, self._handle)
         return self
 
@@ -62,18 +68,27 @@ class GracefulStop:
         own = self.signal is not None
         if info is None or not info.enabled:
             return own
-        if any_rank(own, info, device or torch.device("cpu")) and not own:
+        # the agreed answer only: a signal handled right after the all-reduce returns (Python runs handlers between
+        # bytecodes) is this rank's alone for now, and every rank sees it at the next step
+        agreed = any_rank(own, info, device or torch.device("cpu"))
+        if agreed and self.signal is None:
             self.signal = "SIGTERM"
-        return self.signal is not None
+        return agreed
 
 
 def exit_status(kind: str, out: str, result: dict, steps: int) -> int:
     """A training CLI's exit code for ``result`` (what its train function returned): 0, or for a run that
     returned ``stopped``, ``128 + signum`` after saying on stderr at which step it stopped (``step`` or
-    ``stopped_at``; ``steps`` when it finished), where the checkpoint is and how to go on."""
-    if "stopped" not in result:
+    ``stopped_at``; ``steps`` when it finished), where the checkpoint is and how to go on. Under torchrun only rank 0
+    reports and returns the code (the other ranks, whose result has ``rank``, return 0), so its message is not cut
+    short by the launcher tearing the group down when a first rank exits with an error."""
+    if "stopped" not in result or "rank" in result:
         return 0
     name, at = result["stopped"], result.get("stopped_at", result.get("step", steps))
-    print(f"jscc-rt train {kind}: {name} at step {at} of {steps}; the run is checkpointed in {out}/train_state.pt. "
-          "Continue it with the same command plus --resume.", file=sys.stderr)
+    if at >= steps:
+        say = f"{name} after the run finished all {steps} steps; its outputs are written, nothing to resume."
+    else:
+        say = (f"{name} at step {at} of {steps}; the run is checkpointed in {out}/train_state.pt. Continue it with "
+               "the same command plus --resume.")
+    print(f"jscc-rt train {kind}: {say}", file=sys.stderr)
     return 128 + int(signal.Signals[name])

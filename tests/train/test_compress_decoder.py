@@ -77,6 +77,25 @@ def test_a_stopped_run_resumes_bit_for_bit(link, tmp_path: Path) -> None:
     tune_compress_decoder(cfg, tmp_path / "half", show_progress=False, resume=True)
     a, b = (load_model(tmp_path / d / "model.pt").state_dict() for d in ("full", "half"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    import signal
+
+    import jscc_rt.train.compress_decoder as tuner
+
+    layout, calls = tuner.to_layout, []
+
+    def signalled(x: torch.Tensor, cl: bool) -> torch.Tensor:  # once per step: SIGTERM during step 3 (no ckpt)
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGTERM)
+        return layout(x, cl)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(tuner, "to_layout", signalled)
+        assert tune_compress_decoder(cfg, tmp_path / "sig", show_progress=False) == {"stopped_at": 3,
+                                                                                    "stopped": "SIGTERM"}
+    tune_compress_decoder(cfg, tmp_path / "sig", show_progress=False, resume=True)
+    c = load_model(tmp_path / "sig" / "model.pt").state_dict()
+    assert all(torch.equal(a[k], c[k]) for k in a)
     with pytest.raises(JsccInputError, match="cannot resume"):
         tune_compress_decoder(_cfg(link, denoiser=str(link[2]), start="upsampler", lr=5e-4), tmp_path / "half",
                               show_progress=False, resume=True)

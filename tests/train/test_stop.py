@@ -36,6 +36,51 @@ def test_graceful_stop_records_the_first_signal_and_restores_the_handlers() -> N
     assert {s: signal.getsignal(s) for s in before} == before
 
 
+def test_an_ignored_signal_stays_ignored() -> None:
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a `cmd &` job of a non-interactive shell
+    try:
+        with GracefulStop() as stop:
+            signal.raise_signal(signal.SIGINT)
+            assert stop.signal is None and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_under_torchrun_only_the_agreed_answer_stops_a_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal handled just after the flag's all-reduce returned must not stop this rank alone (the others go on
+    to the next step's collectives); it counts at the next step, when every rank sees it."""
+    import jscc_rt.train.stop as stop_mod
+    from jscc_rt.train.dist import DistInfo
+
+    answers: list[bool] = []
+
+    def reduce_then_signal(flag: bool, info: DistInfo, device: torch.device) -> bool:
+        answers.append(flag)
+        if len(answers) == 1:
+            signal.raise_signal(signal.SIGTERM)  # delivered as the collective returns 0 everywhere
+            return False
+        return flag
+
+    monkeypatch.setattr(stop_mod, "any_rank", reduce_then_signal)
+    info = DistInfo(rank=1, world_size=2)
+    with GracefulStop() as stop:
+        assert stop.now(info) is False and stop.signal == "SIGTERM"
+        assert stop.now(info) is True
+    assert answers == [False, True]
+
+
+def test_exit_status_names_the_step_and_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    from jscc_rt.train.stop import exit_status
+
+    assert exit_status("jscc", "o", {"step": 8}, 8) == 0
+    assert exit_status("jscc", "o", {"rank": 1, "step": 3, "stopped": "SIGTERM"}, 8) == 0  # rank 0 reports
+    assert capsys.readouterr().err == ""
+    assert exit_status("diffusion", "o", {"stopped_at": 3, "stopped": "SIGINT"}, 10) == 130
+    assert "SIGINT at step 3 of 10; the run is checkpointed in o/train_state.pt" in capsys.readouterr().err
+    assert exit_status("jscc", "o", {"step": 8, "stopped": "SIGTERM"}, 8) == 143
+    assert "finished all 8 steps; its outputs are written, nothing to resume" in capsys.readouterr().err
+
+
 def test_first_ctrl_c_is_a_stop_request_not_an_abort() -> None:
     with GracefulStop() as stop:
         signal.raise_signal(signal.SIGINT)
@@ -119,10 +164,19 @@ def test_diffusion_stops_in_either_phase_on_sigterm_and_resumes_bit_exact(
     assert (tmp_path / "cut" / "denoiser.pt").is_file() and not (tmp_path / "cut" / "consistency.pt").exists()
     resumed = diffusion.train_diffusion(cfg, tmp_path / "cut", show_progress=False, resume=True)
     assert (resumed["denoiser"], resumed["consistency"]) == (full["denoiser"], full["consistency"])
-    for name in ("denoiser.pt", "consistency.pt"):
-        a = load_model(tmp_path / "full" / name, expect="DenoiserConfig").state_dict()
-        b = load_model(tmp_path / "cut" / name, expect="DenoiserConfig").state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
+    with monkeypatch.context() as m:  # SIGTERM in the denoiser phase's last step: denoiser.pt, then no distilling
+        _signal_on_call(diffusion, "latent_batch", {6}, m)
+        assert diffusion.train_diffusion(cfg, tmp_path / "edge", show_progress=False) == {
+            "stopped_at": 6, "stopped": "SIGTERM"}
+    st = torch.load(tmp_path / "edge" / "train_state.pt", weights_only=True)
+    assert (st["phase"], st["step"]) == ("consistency", 0) and (tmp_path / "edge" / "denoiser.pt").is_file()
+    resumed = diffusion.train_diffusion(cfg, tmp_path / "edge", show_progress=False, resume=True)
+    assert (resumed["denoiser"], resumed["consistency"]) == (full["denoiser"], full["consistency"])
+    for run in ("cut", "edge"):
+        for name in ("denoiser.pt", "consistency.pt"):
+            a = load_model(tmp_path / "full" / name, expect="DenoiserConfig").state_dict()
+            b = load_model(tmp_path / run / name, expect="DenoiserConfig").state_dict()
+            assert all(torch.equal(a[k], b[k]) for k in a), (run, name)
 
 
 def test_receiver_tune_cli_exits_143_on_sigterm_and_resumes_bit_exact(
