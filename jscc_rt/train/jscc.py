@@ -37,6 +37,7 @@ from jscc_rt.models.rate import ladder, sample_channels, resize_from
 from jscc_rt.pipeline import Link
 from jscc_rt.runtime.runners import cpu_name
 from jscc_rt.train import dist as D
+from jscc_rt.train.behind import cond_text, freeze_encoder, frozen_receiver
 from jscc_rt.train.config import TrainConfig, start_run
 from jscc_rt.train.data import training_images, validation_images
 from jscc_rt.train.ema import EMA
@@ -45,6 +46,7 @@ from jscc_rt.train.precision import (autocast, grad_scaler, resolve_channels_las
 from jscc_rt.train.runlog import CpuClock, RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, check_same_config, load_state, save_state
 from jscc_rt.train.stop import GracefulStop
+
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up then cosine decay from ``lr`` to ``lr_min``."""
@@ -104,10 +106,6 @@ def draw_channel(cfg: TrainConfig, generator: torch.Generator) -> str:
     return ("awgn", "rayleigh")[int(torch.rand(1, generator=generator) < share)]
 
 
-def _cond_text(decoder_snr_db: float | None) -> str:
-    return "the effective SNR" if decoder_snr_db is None else f"{decoder_snr_db:g} dB"
-
-
 def _resize_then_deepen(model: JSCCModel, src: JSCCModel) -> None:
     """Seed ``model`` from the fixed-rate ``src`` that differs in latent channels and possibly in fewer synthesis
     blocks: :func:`resize_from` into ``src``'s depth, then :func:`deepen_from` (added blocks start as the identity).
@@ -122,34 +120,6 @@ def _resize_then_deepen(model: JSCCModel, src: JSCCModel) -> None:
     deepen_from(model, mid)
 
 
-def _freeze_encoder(cfg: TrainConfig, model: JSCCModel) -> str:
-    """Stop the encoder's gradients (the decoder-only control of a ``--denoiser`` fine-tune); returns the sha256 of
-    the ``--init`` checkpoint, whose encoder the fine-tuned model keeps bit for bit."""
-    from jscc_rt.models.checkpoint import file_sha256
-    from jscc_rt.models.registry import resolve_checkpoint
-
-    for p in model.encoder.parameters():
-        p.requires_grad_(False)
-    return file_sha256(resolve_checkpoint(cfg.init))
-
-
-def _frozen_receiver(cfg: TrainConfig, model: JSCCModel) -> tuple[DiffusionReceiver, str]:
-    """The frozen receiver a decoder fine-tune trains behind, and the sha256 of the ``--init`` checkpoint (whose
-    encoder, frozen, the fine-tuned model keeps). The encoder's parameters stop requiring gradients."""
-    from jscc_rt.diffusion import NoiseSchedule, ReceiverConfig
-    from jscc_rt.models import load_model
-    from jscc_rt.models.checkpoint import check_denoiser_pairing, file_sha256
-    from jscc_rt.models.registry import resolve_checkpoint
-
-    jpath, dpath = resolve_checkpoint(cfg.init), resolve_checkpoint(cfg.denoiser)
-    den = load_model(dpath, expect="DenoiserConfig").eval()
-    check_denoiser_pairing(model, jpath, den, dpath)
-    for p in [*den.parameters(), *model.encoder.parameters()]:
-        p.requires_grad_(False)
-    sampler = "consistency" if den.meta.get("parameterization") == "consistency" else "ddim"  # type: ignore[attr-defined]
-    rx = DiffusionReceiver(den, NoiseSchedule(**den.meta["schedule"]),  # type: ignore[attr-defined]
-                           ReceiverConfig(sampler=sampler, steps=cfg.denoise_steps))  # type: ignore[arg-type]
-    return rx, file_sha256(jpath)
 
 
 def train(
@@ -229,10 +199,10 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                 raise JsccInputError(f"--init {cfg.init} has config {src.config}, this run needs {mcfg}; only a "
                                      "fixed-rate model differing in latent channels (and fewer synthesis blocks) "
                                      "can seed it") from None
-    receiver, src_sha = _frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
+    receiver, src_sha = frozen_receiver(cfg, model) if cfg.denoiser else (None, None)
     decoder_only = receiver is not None or bool(cfg.freeze_encoder)
     if cfg.freeze_encoder:
-        src_sha = _freeze_encoder(cfg, model)
+        src_sha = freeze_encoder(cfg, model)
     eval_model = copy.deepcopy(model).to(device).eval()  # float32, contiguous: validation and model.pt
     model.to(device)
     if receiver is not None:
@@ -329,7 +299,7 @@ def _train(cfg: TrainConfig, out: Path, info: D.DistInfo, resume: bool, show_pro
                 **({} if receiver is None else {
                     "encoder_of_sha256": src_sha, "decoder_snr_db": cfg.decoder_snr_db,
                     "decoder_input": f"{cfg.denoiser} x{cfg.denoise_steps} ({receiver.cfg.sampler}), decoder conditioned "
-                    f"on {_cond_text(cfg.decoder_snr_db)}"})}
+                    f"on {cond_text(cfg.decoder_snr_db)}"})}
         save_model(eval_model, out / "model.pt", meta=meta)
         save_state({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(),
                     "ema": ema.state_dict() if ema is not None else None,
