@@ -111,9 +111,9 @@ def _cmd_jscc(a: argparse.Namespace) -> int:
     res = train(cfg, a.out, resume=a.resume, show_progress=not a.no_progress, stop_after=a.stop_after,
                 allow_precision_change=a.allow_precision_change)
     if "rank" not in res:  # under torchrun only rank 0 reports
-        run = ("step", "steps_per_s", "cpu_time_s", "precision", "channels_last", "ema", "world_size")
-        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run + ("stopped",)},
-                          **{k: res[k] for k in run}, **{k: res[k] for k in ("stopped",) if k in res}}))
+        run = ("step", "steps_per_s", "cpu_time_s", "precision", "channels_last", "ema", "world_size", "stopped")
+        print(json.dumps({"out": a.out, "val": {k: v for k, v in res.items() if k not in run},
+                          **{k: res[k] for k in run if k in res}}))
     return exit_status("jscc", a.out, res, cfg.steps)
 
 

@@ -33,7 +33,7 @@ from jscc_rt.train.config import begin_run, check_run_fields
 from jscc_rt.train.precision import autocast, resolve_cpu_training, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, restore_rng, save_state
-from jscc_rt.train.stop import GracefulStop
+from jscc_rt.train.stop import GracefulStop, run_stoppable
 
 if TYPE_CHECKING:
     from jscc_rt.train.receiver_tune import ReceiverTuneConfig
@@ -171,9 +171,7 @@ def train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, *, show_progress
     differing fields. Returns the validation summary (``{"stopped_at": N}`` when stopped early). SIGTERM or Ctrl-C
     (:class:`~jscc_rt.train.stop.GracefulStop`) stops after the current step with a checkpoint and adds
     ``"stopped": "SIGTERM"`` (or ``"SIGINT"``)."""
-    with GracefulStop() as stop:
-        res = _train_diffusion(cfg, out, show_progress, resume, stop_after, stop)
-    return {**res, "stopped": stop.signal} if stop.signal else res
+    return run_stoppable(_train_diffusion, cfg, out, show_progress, resume, stop_after)
 
 
 def _train_diffusion(cfg: DiffusionTrainConfig, out: str | Path, show_progress: bool, resume: bool,

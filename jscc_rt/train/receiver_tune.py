@@ -35,7 +35,7 @@ from jscc_rt.train.diffusion import diffuse, latent_batch, latent_sets
 from jscc_rt.train.precision import autocast, to_layout
 from jscc_rt.train.runlog import RunLog, StepTimer
 from jscc_rt.train.state import capture_rng, restore_rng, save_state
-from jscc_rt.train.stop import GracefulStop
+from jscc_rt.train.stop import GracefulStop, run_stoppable
 
 _CPU = torch.device("cpu")
 
@@ -123,9 +123,7 @@ def tune_receiver(cfg: ReceiverTuneConfig, out: str | Path, *, show_progress: bo
     """Tune ``cfg.student`` into ``out/consistency.pt``; returns the last held-out MSEs (``{"stopped_at": N}`` when
     stopped early by ``stop_after``; continue with ``resume=True``). SIGTERM or Ctrl-C stops after the current step
     with a checkpoint and adds ``"stopped"`` (the signal's name)."""
-    with GracefulStop() as stop:
-        res = _tune(cfg, out, show_progress, resume, stop_after, stop)
-    return {**res, "stopped": stop.signal} if stop.signal else res
+    return run_stoppable(_tune, cfg, out, show_progress, resume, stop_after)
 
 
 def _tune(cfg: ReceiverTuneConfig, out: str | Path, show_progress: bool, resume: bool, stop_after: int | None,

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -74,6 +74,14 @@ class GracefulStop:
         if agreed and self.signal is None:
             self.signal = "SIGTERM"
         return agreed
+
+
+def run_stoppable(train_fn: Callable[..., dict], *args: Any) -> dict:
+    """``train_fn(*args, stop)`` inside a :class:`GracefulStop`: its result, plus ``"stopped"`` (the signal's name)
+    when a stop was requested."""
+    with GracefulStop() as stop:
+        res = train_fn(*args, stop)
+    return {**res, "stopped": stop.signal} if stop.signal else res
 
 
 def exit_status(kind: str, out: str, result: dict, steps: int) -> int:
