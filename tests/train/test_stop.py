@@ -23,6 +23,18 @@ def _no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JSCC_DATA", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _default_handlers():
+    """A shell starts background jobs with SIGINT ignored, and GracefulStop rightly leaves an ignored signal alone:
+    the tests start from Python's own handlers whatever pytest inherited."""
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
 def test_graceful_stop_records_the_first_signal_and_restores_the_handlers() -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     with GracefulStop() as stop:
