@@ -120,8 +120,6 @@ def _resize_then_deepen(model: JSCCModel, src: JSCCModel) -> None:
     deepen_from(model, mid)
 
 
-
-
 def train(
     cfg: TrainConfig, out: str | Path, *, resume: bool = False, show_progress: bool = True, stop_after: int | None = None,
     allow_precision_change: bool = False,
